@@ -1,0 +1,43 @@
+# The README's two commands: `make demo` (the main job) and `make test`.
+# Each creates .venv and installs the project first, so a fresh machine needs nothing else.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch is pinned to the build that this project's machines keep on local disk;
+# override on other machines, e.g. `make test TORCH="torch torchvision"`.
+TORCH ?= torch==2.14.1 torchvision==0.29.1
+OUT ?= runs/demo
+export MUJOCO_GL ?= egl
+export PYOPENGL_PLATFORM ?= $(MUJOCO_GL)
+
+.PHONY: install demo test lint format bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -e ".[all,dev]"
+	touch $@
+
+demo: install
+	$(BIN)/cliprt demo --out $(OUT)
+
+test: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/python -m benchmarks.env_speed
+	$(BIN)/python -m benchmarks.experts
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info

@@ -1,0 +1,52 @@
+"""The ``cliprt`` command: one entry point, sub-commands contributed by each package.
+
+Each module in :data:`COMMAND_MODULES` has ``register(subparsers)``, which adds
+its sub-commands with ``set_defaults(func=...)``. Those modules import only
+argparse-level code at the top, so ``cliprt --help`` stays fast; heavy
+libraries load inside the command that needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMAND_MODULES: tuple[str, ...] = (
+    "cliprt_envs.cli",
+    "benchmarks.demo",
+)
+
+
+class UserError(Exception):
+    """Bad input from the person at the keyboard: printed without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cliprt",
+        description="Teach robots with natural language (CLIP-RT, RoboCLIP).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.func(args)
+    except (UserError, ValueError, FileNotFoundError) as exc:
+        print(f"cliprt {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"cliprt {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""cliprt_agents: CLIP-RT, CLIP-RT+, baselines and training."""

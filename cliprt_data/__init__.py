@@ -1,0 +1,1 @@
+"""cliprt_data: episodes, recording, teleoperation, trajectory augmentation, conversion, datasets."""

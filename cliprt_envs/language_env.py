@@ -1,0 +1,239 @@
+"""LanguageMotionEnv: any backend + camera + task behind one language-motion action space."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from cliprt_envs.motions import UnknownMotionError, Vocabulary, default_vocabulary
+from cliprt_envs.protocols import Camera, MoveResult, RobotBackend, Task
+
+PROPRIO_DIM = 8  # tcp xyz, tcp quaternion wxyz, gripper opening
+MAX_INSTRUCTION_LENGTH = 256
+_TEXT_CHARSET = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:'\"!?()-_/&%+")
+
+
+class InvalidActionError(ValueError):
+    """An action the env cannot execute; the env is unchanged and still usable."""
+
+
+@dataclass(frozen=True)
+class EnvState:
+    """Everything needed to restart an episode exactly where it was."""
+
+    backend: np.ndarray
+    task: np.ndarray
+    instruction: str
+    elapsed_steps: int = 0
+
+    def to_flat(self) -> np.ndarray:
+        """``[elapsed, n_backend, backend..., task...]`` as float64 (instruction kept apart)."""
+        head = np.array([self.elapsed_steps, self.backend.size], dtype=np.float64)
+        return np.concatenate([head, self.backend.ravel(), self.task.ravel()])
+
+    @classmethod
+    def from_flat(cls, flat: np.ndarray, instruction: str) -> EnvState:
+        flat = np.asarray(flat, dtype=np.float64)
+        elapsed, n_backend = int(flat[0]), int(flat[1])
+        return cls(flat[2 : 2 + n_backend].copy(), flat[2 + n_backend :].copy(), instruction, elapsed)
+
+
+class LanguageMotionEnv(gym.Env[dict[str, Any], int]):
+    """A Gymnasium env whose action ``k`` is the language motion ``vocabulary[k]``.
+
+    ``step`` also accepts the motion text itself (``env.step("lower the arm by
+    5 centimeters")``). With ``continuous=True`` the action is an 8-D
+    end-effector delta instead (for CLIP-RT+ and other continuous policies).
+
+    ``reset(options=...)`` understands ``{"state": EnvState}`` (restart from a
+    saved state, used by trajectory augmentation), ``{"init_state_index": i}``
+    (a fixed, reproducible initial scene, used by benchmarks) and
+    ``{"instruction": str}`` (override the instruction text).
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+
+    def __init__(
+        self,
+        backend: RobotBackend,
+        camera: Camera,
+        task: Task,
+        vocabulary: Vocabulary | None = None,
+        *,
+        continuous: bool = False,
+        render_mode: str | None = None,
+        reward_type: str = "sparse",
+        terminate_on_success: bool = True,
+        wrist_camera: Camera | None = None,
+    ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None")
+        if reward_type not in ("sparse", "dense"):
+            raise ValueError("reward_type must be 'sparse' or 'dense'")
+        self.backend = backend
+        self.camera = camera
+        self.wrist_camera = wrist_camera
+        self.task = task
+        self.vocabulary = vocabulary if vocabulary is not None else default_vocabulary()
+        self.continuous = continuous
+        self.render_mode = render_mode
+        self.reward_type = reward_type
+        self.terminate_on_success = terminate_on_success
+        if continuous:
+            self.action_space = spaces.Box(-1.0, 1.0, shape=(8,), dtype=np.float32)
+        else:
+            self.action_space = spaces.Discrete(len(self.vocabulary))
+        image = spaces.Box(0, 255, shape=(camera.height, camera.width, 3), dtype=np.uint8)
+        obs = {
+            "image": image,
+            "instruction": spaces.Text(MAX_INSTRUCTION_LENGTH, charset=_TEXT_CHARSET, min_length=0),
+            "proprio": spaces.Box(-np.inf, np.inf, shape=(PROPRIO_DIM,), dtype=np.float32),
+        }
+        if wrist_camera is not None:
+            obs["wrist_image"] = spaces.Box(0, 255, shape=(wrist_camera.height, wrist_camera.width, 3), dtype=np.uint8)
+        self.observation_space = spaces.Dict(obs)
+        self.instruction = ""
+        self.elapsed_steps = 0
+        self._last_image: np.ndarray | None = None
+
+    # -- gymnasium API ------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        super().reset(seed=seed)
+        options = dict(options or {})
+        unknown = set(options) - {"state", "init_state_index", "instruction"}
+        if unknown:
+            raise ValueError(f"unknown reset options {sorted(unknown)}; use 'state', 'init_state_index' or 'instruction'")
+        if "state" in options:
+            self.restore_state(options["state"])
+        else:
+            rng = self.np_random
+            if "init_state_index" in options:
+                index = int(options["init_state_index"])
+                if index < 0:
+                    raise ValueError(f"init_state_index must be >= 0, got {index}")
+                rng = np.random.default_rng([index, 0x5EED])
+            self.instruction = self.task.reset(self.backend, rng)
+            self.elapsed_steps = 0
+        if "instruction" in options:
+            self.instruction = str(options["instruction"])
+        obs = self._observe()
+        return obs, self._reset_info()
+
+    def step(self, action: Any) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
+        motion_id, delta = self._parse_action(action)
+        result = self.backend.move(delta)
+        self.elapsed_steps += 1
+        obs = self._observe()
+        success = bool(self.task.success(self.backend))
+        if self.reward_type == "dense":
+            reward = float(self.task.reward(self.backend))
+        else:
+            reward = 1.0 if success else 0.0
+        terminated = success and self.terminate_on_success
+        return obs, reward, terminated, False, self._step_info(motion_id, result, success)
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode == "rgb_array":
+            return self._last_image if self._last_image is not None else self.camera.read()
+        return None
+
+    def close(self) -> None:
+        self.camera.close()
+        if self.wrist_camera is not None:
+            self.wrist_camera.close()
+        self.backend.close()
+
+    # -- state --------------------------------------------------------------
+    def save_state(self) -> EnvState:
+        """The full state of the episode (exact in simulation)."""
+        return EnvState(
+            backend=np.asarray(self.backend.save_state(), dtype=np.float64).copy(),
+            task=np.asarray(self.task.save_state(), dtype=np.float64).copy(),
+            instruction=self.instruction,
+            elapsed_steps=self.elapsed_steps,
+        )
+
+    def restore_state(self, state: EnvState) -> None:
+        if not isinstance(state, EnvState):
+            raise TypeError(f"reset option 'state' must be an EnvState, got {type(state).__name__}")
+        self.backend.restore_state(state.backend)
+        self.task.restore_state(state.task)
+        self.instruction = state.instruction
+        self.elapsed_steps = state.elapsed_steps
+
+    # -- helpers ------------------------------------------------------------
+    def _parse_action(self, action: Any) -> tuple[int | None, np.ndarray]:
+        if self.continuous:
+            try:
+                delta = np.asarray(action, dtype=np.float64).reshape(-1)
+            except (TypeError, ValueError) as exc:
+                raise InvalidActionError(f"a continuous action is 8 numbers, got {action!r}") from exc
+            if delta.shape != (8,):
+                raise InvalidActionError(f"a continuous action is 8 numbers, got shape {delta.shape}")
+            if not np.all(np.isfinite(delta)):
+                raise InvalidActionError(f"action contains NaN or inf: {delta.tolist()}")
+            return None, delta
+        if isinstance(action, str):
+            try:
+                motion_id = self.vocabulary.id_of(action)
+            except UnknownMotionError as exc:
+                raise InvalidActionError(str(exc)) from None
+        elif isinstance(action, (bool, np.bool_)):
+            raise InvalidActionError(f"an action is a motion id or text, got bool {action!r}")
+        elif isinstance(action, (int, np.integer)):
+            motion_id = int(action)
+        elif isinstance(action, np.ndarray) and action.shape == () and action.dtype.kind in "iu":
+            motion_id = int(action)
+        elif isinstance(action, (float, np.floating)):
+            if not math.isfinite(action) or not float(action).is_integer():
+                raise InvalidActionError(f"an action is a motion id (int) or text, got {action!r}")
+            motion_id = int(action)
+        else:
+            raise InvalidActionError(f"an action is a motion id (int) or a motion text, got {type(action).__name__}: {action!r}")
+        if not 0 <= motion_id < len(self.vocabulary):
+            raise InvalidActionError(f"motion id {motion_id} is out of range 0..{len(self.vocabulary) - 1}")
+        return motion_id, self.vocabulary.delta(motion_id)
+
+    def proprio(self) -> np.ndarray:
+        pos, quat = self.backend.tcp_pose()
+        return np.concatenate([pos, quat, [self.backend.gripper_opening()]]).astype(np.float32)
+
+    def _observe(self) -> dict[str, Any]:
+        image = self.camera.read()
+        self._last_image = image
+        obs = {"image": image, "instruction": self.instruction, "proprio": self.proprio()}
+        if self.wrist_camera is not None:
+            obs["wrist_image"] = self.wrist_camera.read()
+        return obs
+
+    def _reset_info(self) -> dict[str, Any]:
+        return {"task": self.task.name, "is_success": bool(self.task.success(self.backend))}
+
+    def _step_info(self, motion_id: int | None, result: MoveResult, success: bool) -> dict[str, Any]:
+        info = {
+            "task": self.task.name,
+            "is_success": success,
+            "motion_id": -1 if motion_id is None else motion_id,
+            "motion_text": "" if motion_id is None else self.vocabulary.text(motion_id),
+            "commanded_delta": result.commanded,
+            "achieved_delta": result.achieved,
+            "ik_failed": result.ik_failed,
+            "joint_limited": result.joint_limited,
+            "table_collision": result.table_collision,
+            "workspace_clamped": bool(result.extra.get("workspace_clamped", False)),
+        }
+        return info
+
+
+def expert_action(env: gym.Env) -> int:
+    """The scripted expert's next motion for a sim env (through any wrappers)."""
+    base = env.unwrapped
+    task = getattr(base, "task", None)
+    if not hasattr(task, "expert_action"):
+        raise TypeError(f"{type(task).__name__} has no scripted expert; only sim tasks do")
+    return int(task.expert_action(base.backend, base.vocabulary))

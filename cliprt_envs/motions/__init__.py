@@ -1,0 +1,51 @@
+"""The language-motion vocabulary (the only copy of the motion table)."""
+
+from cliprt_envs.motions.paraphrases import (
+    AMOUNT_WORDS,
+    DIRECTION_PHRASES,
+    GRIPPER_PHRASES,
+    amount_rank,
+    paraphrases,
+    random_paraphrase,
+)
+from cliprt_envs.motions.vocabulary import (
+    ACTION_DIMS,
+    CLOSE_TEXT,
+    MOTION_AXES,
+    OPEN_TEXT,
+    PAPER_MIN_POSITION_M,
+    PAPER_MIN_ROTATION_RAD,
+    PAPER_POSITION_MAGNITUDES_M,
+    PAPER_ROTATION_MAGNITUDES_DEG,
+    POSITION_AXES,
+    ROTATION_AXES,
+    Motion,
+    UnknownMotionError,
+    Vocabulary,
+    default_vocabulary,
+    normalize_text,
+)
+
+__all__ = [
+    "ACTION_DIMS",
+    "AMOUNT_WORDS",
+    "CLOSE_TEXT",
+    "DIRECTION_PHRASES",
+    "GRIPPER_PHRASES",
+    "MOTION_AXES",
+    "OPEN_TEXT",
+    "PAPER_MIN_POSITION_M",
+    "PAPER_MIN_ROTATION_RAD",
+    "PAPER_POSITION_MAGNITUDES_M",
+    "PAPER_ROTATION_MAGNITUDES_DEG",
+    "POSITION_AXES",
+    "ROTATION_AXES",
+    "Motion",
+    "UnknownMotionError",
+    "Vocabulary",
+    "amount_rank",
+    "default_vocabulary",
+    "normalize_text",
+    "paraphrases",
+    "random_paraphrase",
+]

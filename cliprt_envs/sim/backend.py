@@ -1,0 +1,275 @@
+"""The MuJoCo UR5 twin as a :class:`~cliprt_envs.protocols.RobotBackend`.
+
+A move follows a straight Cartesian path in 1 cm / 5 degree waypoints. The
+whole joint path is planned by IK on a scratch copy first; if a waypoint is
+unreachable the move stops at the last reachable one and reports
+``ik_failed``. The planned joint targets are then tracked by stiff position
+servos (gravity-compensated links), so objects are pushed and grasped by
+contact physics, never welded to the gripper.
+
+Rotation deltas are right-hand rotations about the world x/y/z axes through
+the tool-centre point ("clockwise" seen looking along the axis); the gripper
+rotation turns the tool about its own axis.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+from cliprt_envs.protocols import MoveResult, Workspace
+from cliprt_envs.sim.kinematics import ArmKinematics, IKConfig, rotation_error, rotation_matrix
+from cliprt_envs.sim.scene import FINGER_MAX_OPENING, UR5_JOINTS, SceneSpec, build_mjcf
+
+#: Tool pointing down, fingers closing along the world y axis.
+HOME_ROTATION = np.array([[0.0, -1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, -1.0]])
+HOME_POSITION = np.array([0.45, 0.0, 0.25])
+_HOME_SEED = np.array([0.0, -0.5, 1.5, 0.5, -1.57, 0.0])
+DEFAULT_WORKSPACE = Workspace(low=(0.25, -0.35, 0.01), high=(0.80, 0.35, 0.50))
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """How the twin executes motions."""
+
+    waypoint_distance: float = 0.01  # metres between Cartesian waypoints
+    waypoint_angle: float = math.radians(5.0)
+    substeps_per_waypoint: int = 16
+    settle_steps: int = 200  # at most; settling stops once the arm is on target
+    settle_tolerance: float = 2e-3  # rad
+    gripper_steps: int = 120
+    workspace: Workspace = DEFAULT_WORKSPACE
+    ik: IKConfig = IKConfig()
+
+
+class MujocoUR5Backend:
+    """Owns the MuJoCo model and data of one twin."""
+
+    exact_state = True
+
+    def __init__(self, scene: SceneSpec, config: SimConfig | None = None) -> None:
+        self.scene = scene
+        self.config = config or SimConfig()
+        self.workspace = self.config.workspace
+        self.model = mujoco.MjModel.from_xml_string(build_mjcf(scene))
+        self.data = mujoco.MjData(self.model)
+        self.kinematics = ArmKinematics(self.model, UR5_JOINTS, "tcp", self.config.ik)
+        self.arm_qadr = self.kinematics.qadr
+        self.arm_dofadr = self.kinematics.dofadr
+        self.arm_act = np.array([self.model.actuator(n).id for n in UR5_JOINTS])
+        self.finger_act = np.array([self.model.actuator(n).id for n in ("left_finger", "right_finger")])
+        self.finger_qadr = np.array([self.model.joint(n).qposadr[0] for n in ("left_finger", "right_finger")])
+        self.finger_dofadr = np.array([self.model.joint(n).dofadr[0] for n in ("left_finger", "right_finger")])
+        self.tcp_site = self.model.site("tcp").id
+        self.table_geom = self.model.geom("table").id
+        self._robot_geoms = self._geoms_of(("gripper", "left_finger", "right_finger"))
+        home = self.kinematics.solve(_HOME_SEED, HOME_POSITION, HOME_ROTATION)
+        if not home.success:  # pragma: no cover - a model error, not a user error
+            raise RuntimeError("the twin's home pose is unreachable; the MJCF is inconsistent")
+        self.home_qpos = home.qpos
+        self._state_spec = mujoco.mjtState.mjSTATE_INTEGRATION
+        self.reset_robot()
+
+    # -- protocol -----------------------------------------------------------
+    def connect(self) -> None:
+        """Nothing to connect to: the twin is in-process."""
+
+    def close(self) -> None:
+        """Nothing to release (MuJoCo frees the model with the object)."""
+
+    def tcp_pose(self) -> tuple[np.ndarray, np.ndarray]:
+        quat = np.empty(4)
+        mujoco.mju_mat2Quat(quat, self.data.site_xmat[self.tcp_site])
+        return self.data.site_xpos[self.tcp_site].copy(), quat
+
+    def tcp_rotation(self) -> np.ndarray:
+        return self.data.site_xmat[self.tcp_site].reshape(3, 3).copy()
+
+    def gripper_opening(self) -> float:
+        return float(np.clip(self.data.qpos[self.finger_qadr].mean() / FINGER_MAX_OPENING, 0.0, 1.0))
+
+    def save_state(self) -> np.ndarray:
+        size = mujoco.mj_stateSize(self.model, self._state_spec)
+        state = np.empty(size)
+        mujoco.mj_getState(self.model, self.data, state, self._state_spec)
+        return state
+
+    def restore_state(self, state: np.ndarray) -> None:
+        state = np.asarray(state, dtype=np.float64)
+        size = mujoco.mj_stateSize(self.model, self._state_spec)
+        if state.shape != (size,):
+            raise ValueError(
+                f"a saved state of this scene has {size} numbers, got shape {state.shape}; was it saved from another task?"
+            )
+        mujoco.mj_setState(self.model, self.data, state, self._state_spec)
+        mujoco.mj_forward(self.model, self.data)
+
+    def move(self, delta: np.ndarray) -> MoveResult:
+        delta = np.asarray(delta, dtype=np.float64)
+        if delta.shape != (8,) or not np.all(np.isfinite(delta)):
+            raise ValueError(f"a move is a finite 8-D delta, got {delta!r}")
+        pos0, rot0 = self.tcp_pose()[0], self.tcp_rotation()
+        w3_0 = float(self.data.qpos[self.arm_qadr[5]])
+        open0 = self.gripper_opening()
+        dxyz, clamped = self.workspace.clamp_step(pos0, delta[:3])
+        commanded = delta.copy()
+        commanded[:3] = dxyz
+        ik_failed = joint_limited = collision = False
+        if np.any(np.abs(commanded[:7]) > 1e-9):
+            ik_failed, joint_limited, collision = self._move_arm(pos0, rot0, commanded)
+        if delta[7] != 0:
+            collision |= self._actuate_gripper(open_=delta[7] > 0)
+        pos1, rot1 = self.tcp_pose()[0], self.tcp_rotation()
+        achieved = np.zeros(8)
+        achieved[:3] = pos1 - pos0
+        achieved[3:6] = rotation_error(rot0, rot1)
+        achieved[6] = float(self.data.qpos[self.arm_qadr[5]]) - w3_0
+        achieved[7] = self.gripper_opening() - open0
+        return MoveResult(
+            commanded=commanded,
+            achieved=achieved,
+            ik_failed=ik_failed,
+            joint_limited=joint_limited,
+            table_collision=collision,
+            extra={"workspace_clamped": clamped},
+        )
+
+    # -- scene helpers used by tasks ----------------------------------------
+    def reset_robot(self, qpos: np.ndarray | None = None, gripper_open: bool = True) -> None:
+        """Put everything back to the model's defaults and the arm at ``qpos`` (home)."""
+        mujoco.mj_resetData(self.model, self.data)
+        q = self.home_qpos if qpos is None else qpos
+        self.data.qpos[self.arm_qadr] = q
+        self.data.ctrl[self.arm_act] = q
+        width = FINGER_MAX_OPENING if gripper_open else 0.0
+        self.data.qpos[self.finger_qadr] = width
+        self.data.ctrl[self.finger_act] = width
+        mujoco.mj_forward(self.model, self.data)
+
+    def move_tcp_to(self, position: np.ndarray, rotation: np.ndarray | None = None) -> bool:
+        """Teleport the arm (used only when placing the initial scene)."""
+        rot = HOME_ROTATION if rotation is None else rotation
+        res = self.kinematics.solve(self.data.qpos[self.arm_qadr].copy(), position, rot)
+        if res.success:
+            self.data.qpos[self.arm_qadr] = res.qpos
+            self.data.qvel[self.arm_dofadr] = 0
+            self.data.ctrl[self.arm_act] = res.qpos
+            mujoco.mj_forward(self.model, self.data)
+        return res.success
+
+    def set_object_pose(self, name: str, position: np.ndarray, quat: np.ndarray | None = None) -> None:
+        body = self.model.body(name)
+        if body.mocapid[0] >= 0:
+            self.data.mocap_pos[body.mocapid[0]] = position
+            if quat is not None:
+                self.data.mocap_quat[body.mocapid[0]] = quat
+            return
+        joint = self.model.jnt_bodyid.tolist().index(body.id)
+        adr = self.model.jnt_qposadr[joint]
+        dof = self.model.jnt_dofadr[joint]
+        self.data.qpos[adr : adr + 3] = position
+        self.data.qpos[adr + 3 : adr + 7] = (1, 0, 0, 0) if quat is None else quat
+        self.data.qvel[dof : dof + 6] = 0
+
+    def object_position(self, name: str) -> np.ndarray:
+        return self.data.xpos[self.model.body(name).id].copy()
+
+    def object_rotation(self, name: str) -> np.ndarray:
+        return self.data.xmat[self.model.body(name).id].reshape(3, 3).copy()
+
+    def joint_position(self, name: str) -> float:
+        return float(self.data.qpos[self.model.joint(name).qposadr[0]])
+
+    def site_position(self, name: str) -> np.ndarray:
+        return self.data.site_xpos[self.model.site(name).id].copy()
+
+    def settle(self, steps: int) -> None:
+        for _ in range(steps):
+            mujoco.mj_step(self.model, self.data)
+
+    def touching(self, body_a: str, body_b: str) -> bool:
+        a, b = self.model.body(body_a).id, self.model.body(body_b).id
+        for i in range(self.data.ncon):
+            c = self.data.contact[i]
+            ba, bb = self.model.geom_bodyid[c.geom1], self.model.geom_bodyid[c.geom2]
+            if (ba == a and bb == b) or (ba == b and bb == a):
+                return True
+        return False
+
+    def grasping(self, body: str) -> bool:
+        """Both fingers touch ``body`` (a physical grasp, not a weld)."""
+        return self.touching("left_finger", body) and self.touching("right_finger", body)
+
+    # -- internals ----------------------------------------------------------
+    def _geoms_of(self, bodies: tuple[str, ...]) -> frozenset[int]:
+        ids = {self.model.body(b).id for b in bodies}
+        return frozenset(int(g) for g in range(self.model.ngeom) if self.model.geom_bodyid[g] in ids)
+
+    def _table_contact(self) -> bool:
+        for i in range(self.data.ncon):
+            c = self.data.contact[i]
+            pair = (c.geom1, c.geom2)
+            if self.table_geom in pair and (pair[0] in self._robot_geoms or pair[1] in self._robot_geoms):
+                return True
+        return False
+
+    def _plan(self, pos0: np.ndarray, rot0: np.ndarray, delta: np.ndarray) -> tuple[list[np.ndarray], bool, bool]:
+        cfg = self.config
+        rot_vec = delta[3:6]
+        angle = float(np.linalg.norm(rot_vec))
+        n = max(
+            1,
+            math.ceil(np.linalg.norm(delta[:3]) / cfg.waypoint_distance - 1e-9),
+            math.ceil(angle / cfg.waypoint_angle - 1e-9),
+            math.ceil(abs(delta[6]) / cfg.waypoint_angle - 1e-9),
+        )
+        q = self.data.qpos[self.arm_qadr].copy()
+        path: list[np.ndarray] = []
+        limited = False
+        for i in range(1, n + 1):
+            f = i / n
+            target_pos = pos0 + f * delta[:3]
+            target_rot = rot0
+            if angle > 0:
+                target_rot = rotation_matrix(rot_vec / angle, f * angle) @ target_rot
+            if delta[6] != 0:
+                target_rot = target_rot @ rotation_matrix(np.array([0.0, 0.0, 1.0]), f * delta[6])
+            res = self.kinematics.solve(q, target_pos, target_rot)
+            limited |= res.joint_limited
+            if not res.success or np.max(np.abs(res.qpos - q)) > 0.5:
+                return path, True, limited
+            q = res.qpos
+            path.append(q)
+        return path, False, limited
+
+    def _move_arm(self, pos0: np.ndarray, rot0: np.ndarray, delta: np.ndarray) -> tuple[bool, bool, bool]:
+        path, ik_failed, limited = self._plan(pos0, rot0, delta)
+        collision = False
+        q_prev = self.data.ctrl[self.arm_act].copy()
+        sub = self.config.substeps_per_waypoint
+        for q in path:
+            for s in range(1, sub + 1):
+                self.data.ctrl[self.arm_act] = q_prev + (q - q_prev) * (s / sub)
+                mujoco.mj_step(self.model, self.data)
+            collision |= self._table_contact()
+            q_prev = q
+        target = self.data.ctrl[self.arm_act]
+        tol = self.config.settle_tolerance
+        for _ in range(self.config.settle_steps):
+            mujoco.mj_step(self.model, self.data)
+            q = self.data.qpos[self.arm_qadr]
+            if np.max(np.abs(q - target)) < tol and np.max(np.abs(self.data.qvel[self.arm_dofadr])) < 10 * tol:
+                break
+        collision |= self._table_contact()
+        return ik_failed, limited, collision
+
+    def _actuate_gripper(self, open_: bool) -> bool:
+        self.data.ctrl[self.finger_act] = FINGER_MAX_OPENING if open_ else 0.0
+        for i in range(self.config.gripper_steps):
+            mujoco.mj_step(self.model, self.data)
+            if i > 20 and np.max(np.abs(self.data.qvel[self.finger_dofadr])) < 1e-3:
+                break
+        return self._table_contact()

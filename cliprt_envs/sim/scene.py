@@ -1,0 +1,258 @@
+"""MJCF for the UR5 twin: a UR5 with the real link lengths, a parallel gripper,
+a table, task objects and cameras, generated from a small scene description.
+
+Kinematics follow Universal Robots' published UR5 parameters (d1 0.089159,
+a2 0.425, a3 0.39225, d4 0.10915, d5 0.09465, d6 0.0823, shoulder and elbow
+offsets 0.13585 / 0.1197). Joint limits are the UR5's +-360 deg, except the
+elbow, which we keep at +-180 deg as UR's own software does to avoid folding
+the arm through itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+TABLE_TOP_Z = 0.0
+TCP_OFFSET = 0.15  # tool-centre point, metres from the flange along the tool axis
+FINGER_MAX_OPENING = 0.042  # per finger, metres
+UR5_JOINTS = (
+    "shoulder_pan",
+    "shoulder_lift",
+    "elbow",
+    "wrist_1",
+    "wrist_2",
+    "wrist_3",
+)
+TWO_PI = 6.283185307179586
+
+
+@dataclass(frozen=True)
+class SceneObject:
+    """A free rigid object on the table."""
+
+    name: str
+    shape: str  # "box" | "cylinder" | "sphere"
+    size: tuple[float, ...]  # MuJoCo half-sizes: box (x, y, z), cylinder (r, h/2), sphere (r,)
+    rgba: tuple[float, float, float, float]
+    mass: float = 0.08
+    friction: float = 1.0
+
+    @property
+    def half_height(self) -> float:
+        if self.shape == "box":
+            return self.size[2]
+        if self.shape == "cylinder":
+            return self.size[1]
+        return self.size[0]
+
+
+@dataclass(frozen=True)
+class SceneFixture:
+    """A static marker or container (a plate, a goal pad): never collides unless asked."""
+
+    name: str
+    shape: str
+    size: tuple[float, ...]
+    rgba: tuple[float, float, float, float]
+    collide: bool = False
+
+
+@dataclass(frozen=True)
+class DrawerSpec:
+    """A cabinet with one drawer that opens toward the robot (along -x)."""
+
+    rgba: tuple[float, float, float, float] = (0.55, 0.4, 0.25, 1.0)
+    handle_rgba: tuple[float, float, float, float] = (0.8, 0.8, 0.85, 1.0)
+    travel: float = 0.16
+
+
+@dataclass(frozen=True)
+class SceneSpec:
+    objects: tuple[SceneObject, ...] = ()
+    fixtures: tuple[SceneFixture, ...] = ()
+    drawer: DrawerSpec | None = None
+    timestep: float = 0.002
+    image_size: tuple[int, int] = (224, 224)
+    extra: dict = field(default_factory=dict)
+
+
+FRONT_CAMERA_POS = (1.2, 0.0, 0.75)
+SIDE_CAMERA_POS = (0.55, -0.85, 0.6)
+CAMERA_TARGET = (0.5, 0.0, 0.0)
+
+
+def _lookat(eye, target) -> tuple[float, ...]:
+    """MuJoCo ``xyaxes`` for a camera at ``eye`` looking at ``target`` with z up."""
+    import numpy as np
+
+    forward = np.subtract(target, eye, dtype=float)
+    forward /= np.linalg.norm(forward)
+    right = np.cross(forward, (0.0, 0.0, 1.0))
+    right /= np.linalg.norm(right)
+    up = np.cross(right, forward)
+    return (*right, *up)
+
+
+def _fmt(values) -> str:
+    return " ".join(f"{v:.6g}" for v in values)
+
+
+def _object_xml(obj: SceneObject) -> str:
+    size = _fmt(obj.size)
+    return f"""
+    <body name="{obj.name}" pos="0.5 0 {TABLE_TOP_Z + obj.half_height + 0.001:.4f}">
+      <freejoint name="{obj.name}_joint"/>
+      <geom name="{obj.name}_geom" type="{obj.shape}" size="{size}" rgba="{_fmt(obj.rgba)}"
+            mass="{obj.mass}" friction="{obj.friction} 0.01 0.001" condim="4" priority="1"
+            solref="0.004 1"/>
+    </body>"""
+
+
+def _fixture_xml(fix: SceneFixture) -> str:
+    contype = 1 if fix.collide else 0
+    return f"""
+    <body name="{fix.name}" mocap="true" pos="0.5 0 {TABLE_TOP_Z + fix.size[-1]:.4f}">
+      <geom name="{fix.name}_geom" type="{fix.shape}" size="{_fmt(fix.size)}" rgba="{_fmt(fix.rgba)}"
+            contype="{contype}" conaffinity="{contype}"/>
+    </body>"""
+
+
+def _drawer_xml(spec: DrawerSpec) -> str:
+    # Cabinet: a box open at the front (toward -x), placed by a mocap-free fixed body.
+    c = _fmt(spec.rgba)
+    return f"""
+    <body name="cabinet" pos="0.68 0 {TABLE_TOP_Z}">
+      <geom name="cab_bottom" type="box" size="0.1 0.13 0.01" pos="0 0 0.01" rgba="{c}"/>
+      <geom name="cab_top" type="box" size="0.1 0.13 0.01" pos="0 0 0.13" rgba="{c}"/>
+      <geom name="cab_left" type="box" size="0.1 0.01 0.06" pos="0 0.12 0.07" rgba="{c}"/>
+      <geom name="cab_right" type="box" size="0.1 0.01 0.06" pos="0 -0.12 0.07" rgba="{c}"/>
+      <geom name="cab_back" type="box" size="0.01 0.13 0.06" pos="0.09 0 0.07" rgba="{c}"/>
+      <body name="drawer" pos="0 0 0.02">
+        <joint name="drawer_slide" type="slide" axis="-1 0 0" range="0 {spec.travel}"
+               damping="3" frictionloss="0.3" limited="true"/>
+        <geom name="drawer_bottom" type="box" size="0.085 0.105 0.005" pos="0 0 0.005" rgba="{c}" mass="0.3"/>
+        <geom name="drawer_front" type="box" size="0.008 0.11 0.045" pos="-0.093 0 0.045" rgba="{c}" mass="0.1"/>
+        <geom name="drawer_back" type="box" size="0.005 0.105 0.035" pos="0.08 0 0.035" rgba="{c}" mass="0.05"/>
+        <geom name="drawer_l" type="box" size="0.085 0.005 0.035" pos="0 0.1 0.035" rgba="{c}" mass="0.05"/>
+        <geom name="drawer_r" type="box" size="0.085 0.005 0.035" pos="0 -0.1 0.035" rgba="{c}" mass="0.05"/>
+        <geom name="handle_bar" type="box" size="0.008 0.045 0.008" pos="-0.135 0 0.05"
+              rgba="{_fmt(spec.handle_rgba)}" mass="0.02" friction="1.5 0.01 0.001"/>
+        <geom name="handle_l" type="box" size="0.018 0.006 0.006" pos="-0.113 0.04 0.05"
+              rgba="{_fmt(spec.handle_rgba)}" mass="0.01"/>
+        <geom name="handle_r" type="box" size="0.018 0.006 0.006" pos="-0.113 -0.04 0.05"
+              rgba="{_fmt(spec.handle_rgba)}" mass="0.01"/>
+        <site name="handle" pos="-0.135 0 0.05" size="0.005"/>
+      </body>
+    </body>"""
+
+
+def build_mjcf(spec: SceneSpec) -> str:
+    """The complete MJCF text for ``spec``."""
+    height, width = spec.image_size
+    objects = "".join(_object_xml(o) for o in spec.objects)
+    fixtures = "".join(_fixture_xml(f) for f in spec.fixtures)
+    drawer = _drawer_xml(spec.drawer) if spec.drawer else ""
+    lim = f"{-TWO_PI:.6f} {TWO_PI:.6f}"
+    return f"""<mujoco model="cliprt_ur5_twin">
+  <compiler angle="radian" autolimits="true"/>
+  <option timestep="{spec.timestep}" integrator="implicitfast" cone="elliptic" impratio="10"/>
+  <size memory="8M"/>
+  <visual>
+    <global offwidth="{max(width, 640)}" offheight="{max(height, 480)}"/>
+    <quality shadowsize="0"/>
+    <headlight ambient="0.45 0.45 0.45" diffuse="0.5 0.5 0.5" specular="0.1 0.1 0.1"/>
+  </visual>
+  <default>
+    <default class="arm">
+      <joint damping="8" armature="0.1"/>
+      <geom type="capsule" rgba="0.7 0.72 0.75 1" contype="0" conaffinity="0" mass="0"/>
+      <position kp="4000" kv="300" forcerange="-150 150"/>
+    </default>
+    <default class="finger">
+      <geom type="box" rgba="0.2 0.2 0.22 1" friction="1.5 0.02 0.002" condim="4" contype="1"
+            conaffinity="1" solref="0.004 1" priority="2"/>
+    </default>
+  </default>
+  <asset>
+    <texture name="grid" type="2d" builtin="checker" rgb1="0.82 0.8 0.76" rgb2="0.78 0.76 0.72"
+             width="256" height="256"/>
+    <material name="table" texture="grid" texrepeat="8 8"/>
+  </asset>
+  <worldbody>
+    <light pos="0.4 0 1.6" dir="0 0 -1" diffuse="0.6 0.6 0.6" castshadow="false"/>
+    <geom name="table" type="box" size="0.6 0.6 0.02" pos="0.45 0 {TABLE_TOP_Z - 0.02}"
+          material="table" friction="0.8 0.01 0.001"/>
+    <camera name="front" pos="{_fmt(FRONT_CAMERA_POS)}" xyaxes="{_fmt(_lookat(FRONT_CAMERA_POS, CAMERA_TARGET))}" fovy="50"/>
+    <camera name="side" pos="{_fmt(SIDE_CAMERA_POS)}" xyaxes="{_fmt(_lookat(SIDE_CAMERA_POS, CAMERA_TARGET))}" fovy="50"/>
+    <body name="base" pos="0 0 {TABLE_TOP_Z}">
+      <geom type="cylinder" size="0.065 0.045" pos="0 0 0.045" rgba="0.3 0.3 0.32 1" contype="0" conaffinity="0"/>
+      <body name="shoulder_link" pos="0 0 0.089159" gravcomp="1">
+        <inertial pos="0 0 0" mass="3.7" diaginertia="0.0102675 0.0102675 0.00666"/>
+        <joint name="shoulder_pan" class="arm" axis="0 0 1" range="{lim}"/>
+        <geom class="arm" size="0.06 0.05" fromto="0 0 -0.03 0 0 0.05"/>
+        <body name="upper_arm_link" pos="0 0.13585 0" gravcomp="1">
+          <inertial pos="0 0 0.2125" mass="8.393" diaginertia="0.133886 0.133886 0.0151074"/>
+          <joint name="shoulder_lift" class="arm" axis="0 1 0" range="{lim}"/>
+          <geom class="arm" size="0.055" fromto="0 0 0 0 0 0.425"/>
+          <body name="forearm_link" pos="0 -0.1197 0.425" gravcomp="1">
+            <inertial pos="0 0 0.196125" mass="2.275" diaginertia="0.0311796 0.0311796 0.004095"/>
+            <joint name="elbow" class="arm" axis="0 1 0" range="-3.141593 3.141593"/>
+            <geom class="arm" size="0.045" fromto="0 0 0 0 0 0.39225"/>
+            <body name="wrist_1_link" pos="0 0 0.39225" gravcomp="1">
+              <inertial pos="0 0.093 0" mass="1.219" diaginertia="0.0025599 0.0025599 0.0021942"/>
+              <joint name="wrist_1" class="arm" axis="0 1 0" range="{lim}"/>
+              <geom class="arm" size="0.04" fromto="0 0 0 0 0.093 0"/>
+              <body name="wrist_2_link" pos="0 0.093 0" gravcomp="1">
+                <inertial pos="0 0 0.09465" mass="1.219" diaginertia="0.0025599 0.0025599 0.0021942"/>
+                <joint name="wrist_2" class="arm" axis="0 0 1" range="{lim}"/>
+                <geom class="arm" size="0.04" fromto="0 0 0 0 0 0.09465"/>
+                <body name="wrist_3_link" pos="0 0 0.09465" gravcomp="1">
+                  <inertial pos="0 0.065 0" mass="0.1879" diaginertia="0.000132 0.000132 0.0001836"/>
+                  <joint name="wrist_3" class="arm" axis="0 1 0" range="{lim}"/>
+                  <geom class="arm" size="0.04" fromto="0 0 0 0 0.0823 0"/>
+                  <body name="gripper" pos="0 0.0823 0" quat="0.707107 -0.707107 0 0" gravcomp="1">
+                    <inertial pos="0 0 0.05" mass="0.6" diaginertia="0.001 0.001 0.001"/>
+                    <geom name="gripper_body" type="box" size="0.05 0.025 0.03" pos="0 0 0.03"
+                          rgba="0.25 0.25 0.28 1" contype="1" conaffinity="1"/>
+                    <camera name="wrist" pos="0 -0.06 0.03" xyaxes="-1 0 0 0 -0.6 0.8" fovy="70"/>
+                    <site name="tcp" pos="0 0 {TCP_OFFSET}" size="0.006" rgba="1 0 0 0.5" group="4"/>
+                    <body name="left_finger" pos="0 0 0.06" gravcomp="1">
+                      <inertial pos="0 0 0.045" mass="0.05" diaginertia="1e-5 1e-5 1e-5"/>
+                      <joint name="left_finger" type="slide" axis="1 0 0" range="0 {FINGER_MAX_OPENING}"
+                             damping="4" armature="0.01"/>
+                      <geom class="finger" name="left_pad" size="0.006 0.012 0.04" pos="0.006 0 0.05"/>
+                    </body>
+                    <body name="right_finger" pos="0 0 0.06" gravcomp="1">
+                      <inertial pos="0 0 0.045" mass="0.05" diaginertia="1e-5 1e-5 1e-5"/>
+                      <joint name="right_finger" type="slide" axis="-1 0 0" range="0 {FINGER_MAX_OPENING}"
+                             damping="4" armature="0.01"/>
+                      <geom class="finger" name="right_pad" size="0.006 0.012 0.04" pos="-0.006 0 0.05"/>
+                    </body>
+                  </body>
+                </body>
+              </body>
+            </body>
+          </body>
+        </body>
+      </body>
+    </body>{objects}{fixtures}{drawer}
+  </worldbody>
+  <contact>
+    <exclude body1="left_finger" body2="right_finger"/>
+    <exclude body1="gripper" body2="left_finger"/>
+    <exclude body1="gripper" body2="right_finger"/>
+  </contact>
+  <actuator>
+    <position name="shoulder_pan" class="arm" joint="shoulder_pan" ctrlrange="{lim}"/>
+    <position name="shoulder_lift" class="arm" joint="shoulder_lift" ctrlrange="{lim}"/>
+    <position name="elbow" class="arm" joint="elbow" ctrlrange="-3.141593 3.141593"/>
+    <position name="wrist_1" class="arm" joint="wrist_1" ctrlrange="{lim}" kp="1500" kv="80"/>
+    <position name="wrist_2" class="arm" joint="wrist_2" ctrlrange="{lim}" kp="1500" kv="80"/>
+    <position name="wrist_3" class="arm" joint="wrist_3" ctrlrange="{lim}" kp="1000" kv="50"/>
+    <position name="left_finger" joint="left_finger" ctrlrange="0 {FINGER_MAX_OPENING}" kp="400" kv="8"
+              forcerange="-25 25"/>
+    <position name="right_finger" joint="right_finger" ctrlrange="0 {FINGER_MAX_OPENING}" kp="400" kv="8"
+              forcerange="-25 25"/>
+  </actuator>
+</mujoco>
+"""
