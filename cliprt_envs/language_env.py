@@ -13,7 +13,9 @@ from gymnasium import spaces
 from cliprt_envs.motions import UnknownMotionError, Vocabulary, default_vocabulary
 from cliprt_envs.protocols import Camera, MoveResult, RobotBackend, Task
 
-PROPRIO_DIM = 8  # tcp xyz, tcp quaternion wxyz, gripper opening
+PROPRIO_DIM = 8  # tcp xyz (m), tcp quaternion wxyz, gripper opening (0 closed .. 1 open)
+PROPRIO_LOW = np.array([-3, -3, -3, -1, -1, -1, -1, 0], dtype=np.float32)
+PROPRIO_HIGH = np.array([3, 3, 3, 1, 1, 1, 1, 1], dtype=np.float32)
 MAX_INSTRUCTION_LENGTH = 256
 _TEXT_CHARSET = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:'\"!?()-_/&%+")
 
@@ -92,7 +94,7 @@ class LanguageMotionEnv(gym.Env[dict[str, Any], int]):
         obs = {
             "image": image,
             "instruction": spaces.Text(MAX_INSTRUCTION_LENGTH, charset=_TEXT_CHARSET, min_length=0),
-            "proprio": spaces.Box(-np.inf, np.inf, shape=(PROPRIO_DIM,), dtype=np.float32),
+            "proprio": spaces.Box(PROPRIO_LOW, PROPRIO_HIGH, dtype=np.float32),
         }
         if wrist_camera is not None:
             obs["wrist_image"] = spaces.Box(0, 255, shape=(wrist_camera.height, wrist_camera.width, 3), dtype=np.uint8)

@@ -1,6 +1,6 @@
 """The MuJoCo UR5 twin as a :class:`~cliprt_envs.protocols.RobotBackend`.
 
-A move follows a straight Cartesian path in 1 cm / 5 degree waypoints. The
+A move follows a straight Cartesian path in 2 cm / 10 degree waypoints. The
 whole joint path is planned by IK on a scratch copy first; if a waypoint is
 unreachable the move stops at the last reachable one and reports
 ``ik_failed``. The planned joint targets are then tracked by stiff position
@@ -35,10 +35,11 @@ DEFAULT_WORKSPACE = Workspace(low=(0.25, -0.35, 0.01), high=(0.80, 0.35, 0.50))
 class SimConfig:
     """How the twin executes motions."""
 
-    waypoint_distance: float = 0.01  # metres between Cartesian waypoints
-    waypoint_angle: float = math.radians(5.0)
-    substeps_per_waypoint: int = 16
+    waypoint_distance: float = 0.02  # metres between Cartesian waypoints
+    waypoint_angle: float = math.radians(10.0)
+    substeps_per_waypoint: int = 32  # 64 ms of simulated time per waypoint
     settle_steps: int = 200  # at most; settling stops once the arm is on target
+    settle_check_every: int = 10
     settle_tolerance: float = 2e-3  # rad
     gripper_steps: int = 120
     workspace: Workspace = DEFAULT_WORKSPACE
@@ -65,7 +66,8 @@ class MujocoUR5Backend:
         self.finger_dofadr = np.array([self.model.joint(n).dofadr[0] for n in ("left_finger", "right_finger")])
         self.tcp_site = self.model.site("tcp").id
         self.table_geom = self.model.geom("table").id
-        self._robot_geoms = self._geoms_of(("gripper", "left_finger", "right_finger"))
+        self._is_robot_geom = np.zeros(self.model.ngeom, dtype=bool)
+        self._is_robot_geom[list(self._geoms_of(("gripper", "left_finger", "right_finger")))] = True
         home = self.kinematics.solve(_HOME_SEED, HOME_POSITION, HOME_ROTATION)
         if not home.success:  # pragma: no cover - a model error, not a user error
             raise RuntimeError("the twin's home pose is unreachable; the MJCF is inconsistent")
@@ -106,6 +108,9 @@ class MujocoUR5Backend:
             )
         mujoco.mj_setState(self.model, self.data, state, self._state_spec)
         mujoco.mj_forward(self.model, self.data)
+        # mj_forward overwrites the solver warm-start; set the state again so the
+        # next step is bit-identical to the one that followed the saved state.
+        mujoco.mj_setState(self.model, self.data, state, self._state_spec)
 
     def move(self, delta: np.ndarray) -> MoveResult:
         delta = np.asarray(delta, dtype=np.float64)
@@ -122,6 +127,10 @@ class MujocoUR5Backend:
             ik_failed, joint_limited, collision = self._move_arm(pos0, rot0, commanded)
         if delta[7] != 0:
             collision |= self._actuate_gripper(open_=delta[7] > 0)
+        # After mj_step, positions and contacts describe the state *before* the
+        # last integration; recompute them so observations, success checks and
+        # the next plan see the current state (and match a restored state).
+        mujoco.mj_forward(self.model, self.data)
         pos1, rot1 = self.tcp_pose()[0], self.tcp_rotation()
         achieved = np.zeros(8)
         achieved[:3] = pos1 - pos0
@@ -189,15 +198,15 @@ class MujocoUR5Backend:
     def settle(self, steps: int) -> None:
         for _ in range(steps):
             mujoco.mj_step(self.model, self.data)
+        mujoco.mj_forward(self.model, self.data)
 
     def touching(self, body_a: str, body_b: str) -> bool:
+        n = self.data.ncon
+        if n == 0:
+            return False
+        bodies = self.model.geom_bodyid[self.data.contact.geom[:n]]
         a, b = self.model.body(body_a).id, self.model.body(body_b).id
-        for i in range(self.data.ncon):
-            c = self.data.contact[i]
-            ba, bb = self.model.geom_bodyid[c.geom1], self.model.geom_bodyid[c.geom2]
-            if (ba == a and bb == b) or (ba == b and bb == a):
-                return True
-        return False
+        return bool((((bodies[:, 0] == a) & (bodies[:, 1] == b)) | ((bodies[:, 0] == b) & (bodies[:, 1] == a))).any())
 
     def grasping(self, body: str) -> bool:
         """Both fingers touch ``body`` (a physical grasp, not a weld)."""
@@ -209,12 +218,13 @@ class MujocoUR5Backend:
         return frozenset(int(g) for g in range(self.model.ngeom) if self.model.geom_bodyid[g] in ids)
 
     def _table_contact(self) -> bool:
-        for i in range(self.data.ncon):
-            c = self.data.contact[i]
-            pair = (c.geom1, c.geom2)
-            if self.table_geom in pair and (pair[0] in self._robot_geoms or pair[1] in self._robot_geoms):
-                return True
-        return False
+        n = self.data.ncon
+        if n == 0:
+            return False
+        pairs = self.data.contact.geom[:n]
+        robot = self._is_robot_geom[pairs]
+        table = pairs == self.table_geom
+        return bool(((robot[:, 0] & table[:, 1]) | (robot[:, 1] & table[:, 0])).any())
 
     def _plan(self, pos0: np.ndarray, rot0: np.ndarray, delta: np.ndarray) -> tuple[list[np.ndarray], bool, bool]:
         cfg = self.config
@@ -237,7 +247,7 @@ class MujocoUR5Backend:
                 target_rot = rotation_matrix(rot_vec / angle, f * angle) @ target_rot
             if delta[6] != 0:
                 target_rot = target_rot @ rotation_matrix(np.array([0.0, 0.0, 1.0]), f * delta[6])
-            res = self.kinematics.solve(q, target_pos, target_rot)
+            res = self.kinematics.solve(q, target_pos, target_rot, coarse=i < n)
             limited |= res.joint_limited
             if not res.success or np.max(np.abs(res.qpos - q)) > 0.5:
                 return path, True, limited
@@ -247,29 +257,27 @@ class MujocoUR5Backend:
 
     def _move_arm(self, pos0: np.ndarray, rot0: np.ndarray, delta: np.ndarray) -> tuple[bool, bool, bool]:
         path, ik_failed, limited = self._plan(pos0, rot0, delta)
+        model, data, act = self.model, self.data, self.arm_act
         collision = False
-        q_prev = self.data.ctrl[self.arm_act].copy()
-        sub = self.config.substeps_per_waypoint
         for q in path:
-            for s in range(1, sub + 1):
-                self.data.ctrl[self.arm_act] = q_prev + (q - q_prev) * (s / sub)
-                mujoco.mj_step(self.model, self.data)
-            collision |= self._table_contact()
-            q_prev = q
-        target = self.data.ctrl[self.arm_act]
+            data.ctrl[act] = q
+            mujoco.mj_step(model, data, nstep=self.config.substeps_per_waypoint)
+            collision = collision or self._table_contact()
+        target = data.ctrl[act]
         tol = self.config.settle_tolerance
-        for _ in range(self.config.settle_steps):
-            mujoco.mj_step(self.model, self.data)
-            q = self.data.qpos[self.arm_qadr]
-            if np.max(np.abs(q - target)) < tol and np.max(np.abs(self.data.qvel[self.arm_dofadr])) < 10 * tol:
+        every = self.config.settle_check_every
+        for _ in range(0, self.config.settle_steps, every):
+            mujoco.mj_step(model, data, nstep=every)
+            if np.abs(data.qpos[self.arm_qadr] - target).max() < tol and np.abs(data.qvel[self.arm_dofadr]).max() < 10 * tol:
                 break
-        collision |= self._table_contact()
-        return ik_failed, limited, collision
+        return ik_failed, limited, collision or self._table_contact()
 
     def _actuate_gripper(self, open_: bool) -> bool:
         self.data.ctrl[self.finger_act] = FINGER_MAX_OPENING if open_ else 0.0
-        for i in range(self.config.gripper_steps):
-            mujoco.mj_step(self.model, self.data)
-            if i > 20 and np.max(np.abs(self.data.qvel[self.finger_dofadr])) < 1e-3:
+        every = self.config.settle_check_every
+        mujoco.mj_step(self.model, self.data, nstep=20)
+        for _ in range(20, self.config.gripper_steps, every):
+            mujoco.mj_step(self.model, self.data, nstep=every)
+            if np.abs(self.data.qvel[self.finger_dofadr]).max() < 1e-3:
                 break
         return self._table_contact()

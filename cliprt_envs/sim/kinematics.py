@@ -76,9 +76,15 @@ class ArmKinematics:
         mujoco.mj_kinematics(self.model, self.data)
         return self.data.site_xpos[self.site_id].copy(), self.data.site_xmat[self.site_id].reshape(3, 3).copy()
 
-    def solve(self, q0: np.ndarray, target_pos: np.ndarray, target_rot: np.ndarray) -> IKResult:
-        """Joints that put the site at ``target_pos``/``target_rot``, starting from ``q0``."""
+    def solve(self, q0: np.ndarray, target_pos: np.ndarray, target_rot: np.ndarray, coarse: bool = False) -> IKResult:
+        """Joints that put the site at ``target_pos``/``target_rot``, starting from ``q0``.
+
+        ``coarse`` loosens the tolerances tenfold, for intermediate waypoints of
+        a path whose end is solved exactly.
+        """
         cfg = self.config
+        scale = 10.0 if coarse else 1.0
+        pos_tol, rot_tol = cfg.position_tolerance * scale, cfg.rotation_tolerance * scale
         q = np.array(q0, dtype=np.float64)
         limited = False
         perr = rerr = np.inf
@@ -91,7 +97,7 @@ class ArmKinematics:
             e_pos = target_pos - pos
             e_rot = rotation_error(rot, target_rot)
             perr, rerr = float(np.linalg.norm(e_pos)), float(np.linalg.norm(e_rot))
-            if perr < cfg.position_tolerance and rerr < cfg.rotation_tolerance:
+            if perr < pos_tol and rerr < rot_tol:
                 break
             mujoco.mj_jacSite(self.model, self.data, self._jacp, self._jacr, self.site_id)
             jac = np.vstack([self._jacp[:, self.dofadr], self._jacr[:, self.dofadr]])
@@ -104,5 +110,5 @@ class ArmKinematics:
             clipped = np.clip(q, self.lower, self.upper)
             limited |= bool(np.any(clipped != q))
             q = clipped
-        success = perr < cfg.position_tolerance * 20 and rerr < cfg.rotation_tolerance * 20
+        success = perr < pos_tol * 20 and rerr < rot_tol * 20
         return IKResult(q, success, perr, rerr, limited)
