@@ -55,7 +55,7 @@ def test_observation_and_info(env_id):
         assert isinstance(obs["instruction"], str) and obs["instruction"]
         assert obs["proprio"].shape == (8,) and obs["proprio"].dtype == np.float32
         assert env.observation_space.contains(obs)
-        obs, reward, term, trunc, info = env.step("lower the arm by 5 centimeters")
+        obs, _reward, _term, _trunc, info = env.step("lower the arm by 5 centimeters")
         for key in (
             "motion_id",
             "motion_text",
@@ -120,7 +120,7 @@ def test_save_restore_reproduces_next_observation(env_id):
         first = env.step(action)[0]
         for _ in range(2):
             env.step(expert_action(env))
-        obs, _ = env.reset(options={"state": state})
+        _obs, _ = env.reset(options={"state": state})
         again = env.step(action)[0]
         np.testing.assert_array_equal(first["image"], again["image"])
         np.testing.assert_allclose(first["proprio"], again["proprio"], atol=1e-6)
