@@ -20,6 +20,11 @@ EXTRAS: dict[str, tuple[tuple[str, ...], str]] = {
     "ur5": (("rtde_control", "pyrealsense2"), 'pip install "cliprt[ur5]" (pyrealsense2 also needs libusb-1.0)'),
     "libero": (("libero",), 'pip install "cliprt[libero]" and set LIBERO_CONFIG_PATH'),
 }
+GL_FIXES: dict[str, str] = {
+    "egl": "install libegl1 and a Mesa or NVIDIA EGL driver (apt-get install libegl1 libgl1)",
+    "osmesa": "apt-get install libosmesa6",
+    "glfw": "needs a display (an X server or Xvfb) and apt-get install libglfw3",
+}
 PACKAGES = ("gymnasium", "numpy", "mujoco", "torch", "open_clip_torch", "minari", "stable-baselines3")
 
 
@@ -95,10 +100,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             print(f"  [{extra}] ok")
     if not args.no_render and "mujoco" in sys.modules:
         print(f"\nMuJoCo rendering (MUJOCO_GL is {os.environ.get('MUJOCO_GL', 'unset')}):")
-        for backend in ("egl", "osmesa", "glfw"):
+        for backend, fix in GL_FIXES.items():
             start = time.perf_counter()
             result = _render_probe(backend)
-            print(f"  {backend:<7} {result}  [{time.perf_counter() - start:.1f} s]")
+            hint = f" -> {fix}" if result.startswith("fails") else ""
+            print(f"  {backend:<7} {result}{hint}  [{time.perf_counter() - start:.1f} s]")
         print("  set MUJOCO_GL to a backend that works (egl is fastest headless)")
     try:
         import torch

@@ -1,0 +1,51 @@
+"""The ``cliprt`` command line: dispatch, listing, doctor and user errors."""
+
+import subprocess
+import sys
+
+import pytest
+
+from benchmarks.cli import build_parser, main
+from cliprt_envs.registry import SIM_TASKS
+
+
+def test_help_lists_subcommands(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("envs", "doctor", "demo"):
+        assert command in out
+
+
+def test_envs_lists_every_registered_id(capsys):
+    assert main(["envs"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    ids = [line.split()[0] for line in lines]
+    assert ids == [e.env_id for e in SIM_TASKS]
+    assert all(len(line.split(maxsplit=1)) == 2 for line in lines)  # one description each
+
+
+def test_doctor_reports_versions_extras_and_rendering(capsys):
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "python" in out and "gymnasium" in out
+    assert "[sim] ok" in out
+    assert "egl" in out and "ms per 224x224 frame" in out  # this machine renders with EGL
+
+
+def test_console_script_runs():
+    out = subprocess.run([sys.executable, "-m", "benchmarks.cli", "envs"], capture_output=True, text=True, check=True)
+    assert "CLIPRT-UR5Sim-Pick-v0" in out.stdout
+
+
+def test_unknown_command_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["fly"])
+    assert exit_.value.code == 2
+
+
+def test_bad_user_input_is_a_message_not_a_traceback(capsys):
+    assert main(["demo", "--episodes", "0", "--out", "/tmp/never"]) == 2
+    err = capsys.readouterr().err
+    assert "error" in err and "Traceback" not in err
