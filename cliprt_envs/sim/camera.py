@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+
 import mujoco
 import numpy as np
+
+
+def _load_llvm_users_first() -> None:
+    """Import triton (if installed) before the first OpenGL context exists.
+
+    Mesa's software renderer (llvmpipe, used by EGL/OSMesa without a GPU) and
+    triton (pulled in by torch/torchvision) both carry LLVM. If Mesa's is
+    loaded first, importing triton later segfaults the process, which would
+    break every policy that imports torch after an env rendered. Loading
+    triton first is safe in both orders and costs ~0.2 s once.
+    """
+    if "triton" not in sys.modules and importlib.util.find_spec("triton") is not None:
+        import triton  # noqa: F401
 
 
 class MujocoCamera:
@@ -29,6 +45,7 @@ class MujocoCamera:
 
     def read(self) -> np.ndarray:
         if self._renderer is None:
+            _load_llvm_users_first()
             self._renderer = mujoco.Renderer(self.model, self.height, self.width)
         self._renderer.update_scene(self.data, camera=self.camera_id, scene_option=self._option)
         return self._renderer.render()

@@ -245,3 +245,19 @@ def test_wrist_camera():
         assert env.observation_space.contains(obs)
     finally:
         env.close()
+
+
+def test_torch_can_be_imported_after_rendering():
+    """Mesa's LLVM and triton's LLVM clash unless triton loads first (see sim/camera.py)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gymnasium as gym, cliprt_envs;"
+        "env = gym.make('CLIPRT-UR5Sim-Pick-v0', image_size=32); env.reset(seed=0);"
+        "import torch, torchvision, torch._dynamo;"
+        "env.step(0); env.close(); print('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("ok")
