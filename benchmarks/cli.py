@@ -14,6 +14,7 @@ import sys
 
 COMMAND_MODULES: tuple[str, ...] = (
     "cliprt_envs.cli",
+    "benchmarks.bench_cli",
     "benchmarks.demo",
 )
 

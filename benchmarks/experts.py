@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
@@ -15,19 +14,9 @@ import gymnasium as gym
 import numpy as np
 
 import cliprt_envs
+from benchmarks.stats import wilson_interval
 from cliprt_envs.language_env import expert_action
 from cliprt_envs.registry import SIM_TASKS
-
-
-def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """95% Wilson score interval for a binomial proportion."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def run_expert(env_id: str, episodes: int, seed: int = 0, video: Path | None = None, image_size: int = 224) -> dict:

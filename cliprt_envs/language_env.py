@@ -150,6 +150,16 @@ class LanguageMotionEnv(gym.Env[dict[str, Any], int]):
             self.wrist_camera.close()
         self.backend.close()
 
+    def expert_action(self) -> int:
+        """The task's scripted expert's next motion id (sim tasks only).
+
+        A method of the env so that vector-env workers can answer it
+        (``envs.call("expert_action")``).
+        """
+        if not hasattr(self.task, "expert_action"):
+            raise TypeError(f"{type(self.task).__name__} has no scripted expert; only sim tasks do")
+        return int(self.task.expert_action(self.backend, self.vocabulary))
+
     # -- state --------------------------------------------------------------
     def save_state(self) -> EnvState:
         """The full state of the episode (exact in simulation)."""
@@ -234,8 +244,4 @@ class LanguageMotionEnv(gym.Env[dict[str, Any], int]):
 
 def expert_action(env: gym.Env) -> int:
     """The scripted expert's next motion for a sim env (through any wrappers)."""
-    base = env.unwrapped
-    task = getattr(base, "task", None)
-    if not hasattr(task, "expert_action"):
-        raise TypeError(f"{type(task).__name__} has no scripted expert; only sim tasks do")
-    return int(task.expert_action(base.backend, base.vocabulary))
+    return env.unwrapped.expert_action()

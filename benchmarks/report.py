@@ -1,0 +1,208 @@
+"""Benchmark reports: JSON with provenance, CSV, Markdown, a bar plot, comparisons."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import importlib.metadata as md
+import json
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+from benchmarks.stats import intervals_overlap, summarize
+
+SUMMARY_FILE = "results.json"
+PACKAGES = ("cliprt", "gymnasium", "mujoco", "numpy", "torch", "open_clip_torch", "minari", "stable-baselines3")
+
+
+def provenance(config: dict, checkpoints: dict[str, str | None]) -> dict:
+    """Who/what/where: versions, git commit, hardware, seeds, checkpoint hashes."""
+    versions = {}
+    for dist in PACKAGES:
+        try:
+            versions[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            versions[dist] = None
+    try:
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                cwd=Path(__file__).resolve().parent,
+            ).stdout.strip()
+            or None
+        )
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    gpu = None
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            gpu = torch.cuda.get_device_name(0)
+    except ImportError:
+        pass
+    return {
+        "config": config,
+        "versions": versions,
+        "git_commit": commit,
+        "hardware": {
+            "machine": platform.machine(),
+            "processor": platform.processor() or None,
+            "cpus": os.cpu_count(),
+            "gpu": gpu,
+            "python": platform.python_version(),
+            "mujoco_gl": os.environ.get("MUJOCO_GL"),
+        },
+        "checkpoints": {label: _hash_path(path) for label, path in checkpoints.items()},
+    }
+
+
+def _hash_path(path: str | None) -> dict | None:
+    """sha256 of a checkpoint file, or of every file of a checkpoint folder."""
+    if not path:
+        return None
+    p = Path(path)
+    if not p.exists():
+        return {"path": str(p), "sha256": None}
+    files = sorted(f for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file())
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.name.encode())
+        with f.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    return {"path": str(p), "sha256": digest.hexdigest()}
+
+
+def write_reports(out: Path, rows: list[dict], config: dict, checkpoints: dict[str, str | None]) -> dict:
+    """Write results.json, results.csv, results.md and success.png; return the summary."""
+    out = Path(out)
+    summary = summarize(rows)
+    doc = {"summary": summary, "provenance": provenance(config, checkpoints)}
+    (out / SUMMARY_FILE).write_text(json.dumps(doc, indent=2))
+    with (out / "results.csv").open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(
+            [
+                "agent",
+                "env_id",
+                "episodes",
+                "successes",
+                "success_rate",
+                "ci95_low",
+                "ci95_high",
+                "mean_steps_to_success",
+                "policy_latency_ms",
+                "env_steps_per_second",
+            ]
+        )
+        for agent, entry in summary.items():
+            for env_id, t in [*entry["tasks"].items(), ("overall", entry["overall"])]:
+                writer.writerow(
+                    [
+                        agent,
+                        env_id,
+                        t["episodes"],
+                        t["successes"],
+                        f"{t['success_rate']:.4f}",
+                        f"{t['ci95'][0]:.4f}",
+                        f"{t['ci95'][1]:.4f}",
+                        t["mean_steps_to_success"],
+                        t["policy_latency_ms"],
+                        t["env_steps_per_second"],
+                    ]
+                )
+    (out / "results.md").write_text(markdown_table(summary) + "\n")
+    try:
+        plot_success(summary, out / "success.png")
+    except ImportError:  # the tables carry the same numbers
+        print("matplotlib is not installed (pip install 'cliprt[bench]'); skipped success.png")
+    return summary
+
+
+def _task_name(env_id: str) -> str:
+    parts = env_id.split("-")
+    return parts[2] if len(parts) >= 4 and env_id.startswith("CLIPRT-UR5Sim") else env_id
+
+
+def markdown_table(summary: dict) -> str:
+    """Success % [95% CI] per task (rows: agents), then mean task success and latency."""
+    env_ids = sorted({e for entry in summary.values() for e in entry["tasks"]})
+    head = "| agent | " + " | ".join(_task_name(e) for e in env_ids) + " | mean | policy ms/step |"
+    lines = [head, "|" + "---|" * (len(env_ids) + 3)]
+    for agent, entry in summary.items():
+        cells = []
+        for e in env_ids:
+            t = entry["tasks"].get(e)
+            cells.append(
+                "-" if t is None else f"{100 * t['success_rate']:.0f} [{100 * t['ci95'][0]:.0f}-{100 * t['ci95'][1]:.0f}]"
+            )
+        o = entry["overall"]
+        lat = f"{o['policy_latency_ms']:.1f}" if o["policy_latency_ms"] is not None else "-"
+        lines.append(f"| {agent} | " + " | ".join(cells) + f" | {100 * o['mean_task_success_rate']:.1f} | {lat} |")
+    return "\n".join(lines)
+
+
+def plot_success(summary: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    agents = list(summary)
+    env_ids = sorted({e for entry in summary.values() for e in entry["tasks"]})
+    groups = [*env_ids, "overall"]
+    x = np.arange(len(groups))
+    width = 0.8 / max(1, len(agents))
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(groups) * max(1, len(agents)) / 2), 4))
+    for k, agent in enumerate(agents):
+        stats = [summary[agent]["tasks"].get(e) for e in env_ids] + [summary[agent]["overall"]]
+        rates = [100 * s["success_rate"] if s else 0 for s in stats]
+        lo = [100 * (s["success_rate"] - s["ci95"][0]) if s else 0 for s in stats]
+        hi = [100 * (s["ci95"][1] - s["success_rate"]) if s else 0 for s in stats]
+        ax.bar(x + k * width - 0.4 + width / 2, rates, width, yerr=[lo, hi], capsize=2, label=agent)
+    ax.set_xticks(x, [_task_name(g) for g in groups], rotation=30, ha="right")
+    ax.set_ylabel("success % (95% Wilson CI)")
+    ax.set_ylim(0, 105)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def load_summary(path: Path) -> dict:
+    p = Path(path)
+    if p.is_dir():
+        p = p / SUMMARY_FILE
+    if not p.exists():
+        raise FileNotFoundError(f"no benchmark results at {p}; run `cliprt bench run` first")
+    try:
+        return json.loads(p.read_text())["summary"]
+    except (json.JSONDecodeError, KeyError) as exc:
+        raise ValueError(f"{p} is not a cliprt benchmark result ({exc})") from None
+
+
+def compare(a: dict, b: dict, name_a: str = "A", name_b: str = "B") -> str:
+    """Per (agent, task) present in both: success A vs B, difference, whether CIs overlap."""
+    lines = [f"| agent | task | {name_a} | {name_b} | diff (pp) | CIs overlap |", "|---|---|---|---|---|---|"]
+    for agent in sorted(set(a) & set(b)):
+        tasks = sorted(set(a[agent]["tasks"]) & set(b[agent]["tasks"]))
+        for env_id, ta, tb in [(e, a[agent]["tasks"][e], b[agent]["tasks"][e]) for e in tasks] + [
+            ("overall", a[agent]["overall"], b[agent]["overall"])
+        ]:
+            diff = 100 * (tb["success_rate"] - ta["success_rate"])
+            overlap = intervals_overlap(tuple(ta["ci95"]), tuple(tb["ci95"]))
+            lines.append(
+                f"| {agent} | {_task_name(env_id)} | {100 * ta['success_rate']:.0f}% | {100 * tb['success_rate']:.0f}% "
+                f"| {diff:+.0f} | {'yes' if overlap else 'NO (significant)'} |"
+            )
+    only = sorted(set(a) ^ set(b))
+    if only:
+        lines.append(f"\nagents in only one run: {', '.join(only)}")
+    return "\n".join(lines)

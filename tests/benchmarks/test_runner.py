@@ -1,0 +1,161 @@
+"""The benchmark runner: reproducibility, statistics, errors, resume."""
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks.agents import AgentSpec, RandomAgent, make_agent
+from benchmarks.bench_cli import cmd_compare  # noqa: F401  (import check)
+from benchmarks.cli import main
+from benchmarks.report import compare, load_summary, write_reports
+from benchmarks.runner import EPISODES_FILE, BenchConfig, load_episodes, run_benchmark
+from benchmarks.stats import intervals_overlap, wilson_interval
+from benchmarks.suite import load_suite
+from cliprt_envs.motions import default_vocabulary
+
+PICK = "CLIPRT-UR5Sim-Pick-v0"
+
+
+def small_config(**kw) -> BenchConfig:
+    base = {"env_ids": (PICK,), "episodes": 3, "num_envs": 2, "image_size": 32, "max_steps": 12, "video_episodes": 0}
+    base.update(kw)
+    return BenchConfig(**base)
+
+
+@pytest.mark.parametrize(
+    ("k", "n", "lo", "hi"),
+    [(0, 10, 0.0, 0.2775), (5, 10, 0.2366, 0.7634), (10, 10, 0.7225, 1.0), (1, 20, 0.0089, 0.2361), (0, 0, 0.0, 1.0)],
+)
+def test_wilson_interval_known_values(k, n, lo, hi):
+    got = wilson_interval(k, n)
+    assert got == pytest.approx((lo, hi), abs=1e-4)
+
+
+def test_wilson_rejects_bad_counts():
+    with pytest.raises(ValueError):
+        wilson_interval(5, 3)
+    assert intervals_overlap((0.1, 0.3), (0.25, 0.5)) and not intervals_overlap((0.1, 0.2), (0.3, 0.4))
+
+
+def test_same_seeds_same_numbers(tmp_path):
+    agents = [AgentSpec.parse("random"), AgentSpec.parse("expert")]
+    runs = []
+    for name in ("a", "b"):
+        rows = run_benchmark(small_config(), agents, tmp_path / name, progress=False)
+        runs.append(sorted((r["agent"], r["episode"], r["init_state_hash"], r["success"], r["steps"]) for r in rows))
+    assert runs[0] == runs[1]
+    assert len(runs[0]) == 6
+    # both agents faced the same initial states
+    hashes = {a: [r[2] for r in runs[0] if r[0] == a] for a in ("random", "expert")}
+    assert hashes["random"] == hashes["expert"] and len(set(hashes["random"])) == 3
+
+
+def test_sync_and_async_agree(tmp_path):
+    agents = [AgentSpec.parse("expert")]
+    a = run_benchmark(small_config(vector="sync", num_envs=1), agents, tmp_path / "s", progress=False)
+    b = run_benchmark(small_config(vector="async", num_envs=2), agents, tmp_path / "a", progress=False)
+    key = lambda rows: sorted((r["episode"], r["init_state_hash"], r["success"], r["steps"]) for r in rows)  # noqa: E731
+    assert key(a) == key(b)
+
+
+class _Crashing(RandomAgent):
+    def __init__(self, after: int) -> None:
+        super().__init__(default_vocabulary(), seed=0)
+        self.calls, self.after = 0, after
+
+    def act(self, observation):
+        self.calls += 1
+        if self.calls > self.after:
+            raise KeyboardInterrupt
+        return super().act(observation)
+
+
+def test_interrupted_run_resumes_without_repeating(tmp_path):
+    cfg = small_config(episodes=4, num_envs=1, vector="sync", max_steps=5)
+    spec = AgentSpec.parse("random")
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(cfg, [spec], tmp_path, progress=False, agent_factory=lambda s, seed: _Crashing(after=12))
+    first = load_episodes(tmp_path)
+    assert 1 <= len(first) < 4
+    counter = _Crashing(after=10**9)
+    rows = run_benchmark(cfg, [spec], tmp_path, progress=False, agent_factory=lambda s, seed: counter)
+    assert sorted(r["episode"] for r in rows) == [0, 1, 2, 3]
+    assert counter.calls == 5 * (4 - len(first))  # only the missing episodes ran
+    assert rows[: len(first)] == first
+
+
+def test_torn_last_line_is_ignored(tmp_path):
+    cfg = small_config(episodes=2, num_envs=1, vector="sync", max_steps=3)
+    run_benchmark(cfg, [AgentSpec.parse("random")], tmp_path, progress=False)
+    path = tmp_path / EPISODES_FILE
+    path.write_text(path.read_text() + '{"agent": "random", "env')
+    rows = run_benchmark(cfg, [AgentSpec.parse("random")], tmp_path, progress=False)
+    assert len(rows) == 2
+
+
+def test_reports_and_compare(tmp_path):
+    rows = run_benchmark(small_config(video_episodes=1), [AgentSpec.parse("expert")], tmp_path, progress=False)
+    summary = write_reports(tmp_path, rows, {"note": "test"}, {"expert": None})
+    for name in ("results.json", "results.csv", "results.md", "success.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert list((tmp_path / "videos").glob("*.mp4"))
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert doc["provenance"]["versions"]["gymnasium"]
+    assert doc["provenance"]["hardware"]["cpus"] >= 1
+    assert load_summary(tmp_path) == summary
+    other = json.loads(json.dumps(summary))
+    other["expert"]["tasks"][PICK].update(success_rate=0.0, ci95=[0.0, 0.1])
+    text = compare(summary, other)
+    assert "expert" in text and "Pick" in text
+    if summary["expert"]["tasks"][PICK]["ci95"][0] > 0.1:
+        assert "NO (significant)" in text
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('env_ids = ["all-sim"]\n', "agents"),
+        ('env_ids = ["CLIPRT-Nope-v0"]\n[[agents]]\nspec = "random"\n', "unknown env ids"),
+        ('env_ids = ["all-sim"]\nepisodez = 3\n[[agents]]\nspec = "random"\n', "unknown keys"),
+        ("env_ids = [", "not valid TOML"),
+        ('[[agents]]\nspec = "random"\n', "env_ids"),
+    ],
+)
+def test_bad_suite_files(tmp_path, content, message):
+    path = tmp_path / "suite.toml"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=message):
+        load_suite(path)
+
+
+def test_shipped_suite_loads():
+    from pathlib import Path
+
+    import benchmarks
+
+    config, agents = load_suite(Path(benchmarks.__file__).parent / "suites" / "sim.toml")
+    assert PICK in config.env_ids and {a.kind for a in agents} == {"expert", "random"}
+
+
+def test_unknown_agent_and_env_are_clear_errors(tmp_path, capsys):
+    with pytest.raises(ValueError, match="unknown agent kind"):
+        make_agent(AgentSpec.parse("alphago"), default_vocabulary())
+    code = main(["bench", "run", "--env", "CLIPRT-Nope-v0", "--agent", "random", "--out", str(tmp_path)])
+    assert code == 2 and "unknown env ids" in capsys.readouterr().err
+    code = main(["bench", "run", "--env", PICK, "--agent", "alphago", "--out", str(tmp_path), "--episodes", "1"])
+    assert code == 2 and "unknown agent kind" in capsys.readouterr().err
+    code = main(["bench", "compare", str(tmp_path / "x"), str(tmp_path / "y")])
+    assert code == 2 and "no benchmark results" in capsys.readouterr().err
+
+
+def test_agent_spec_parsing():
+    assert AgentSpec.parse("random") == AgentSpec("random", "random", None)
+    assert AgentSpec.parse("clip-rt=runs/x") == AgentSpec("clip-rt", "clip-rt", "runs/x")
+    assert AgentSpec.parse("passive:clip-rt=runs/p") == AgentSpec("passive", "clip-rt", "runs/p")
+    assert AgentSpec.parse("clip-rt=C:/win/path").checkpoint == "C:/win/path"
+    with pytest.raises(ValueError):
+        AgentSpec.parse("=x")
+    agent = RandomAgent(default_vocabulary(), seed=1)
+    acts = agent.act({"instruction": ("a", "b", "c")})
+    assert acts.shape == (3,) and np.all((acts >= 0) & (acts < 58))
