@@ -86,10 +86,23 @@ def _expert(spec: AgentSpec, vocabulary: Vocabulary, seed: int) -> Agent:
     return ExpertAgent()
 
 
+def _ppo(spec: AgentSpec, vocabulary: Vocabulary, seed: int) -> Agent:
+    from cliprt_agents.baselines.ppo import PPOAgent
+
+    return PPOAgent(_checkpoint(spec))
+
+
+def _checkpoint(spec: AgentSpec) -> str:
+    if not spec.checkpoint:
+        raise ValueError(f"agent kind {spec.kind!r} needs a checkpoint: '{spec.kind}=PATH'")
+    return spec.checkpoint
+
+
 #: kind -> "module:function(spec, vocabulary, seed) -> Agent"
 AGENT_KINDS: dict[str, str] = {
     "random": "benchmarks.agents:_random",
     "expert": "benchmarks.agents:_expert",
+    "ppo": "benchmarks.agents:_ppo",
 }
 
 

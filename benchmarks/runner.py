@@ -14,10 +14,8 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -28,6 +26,7 @@ import numpy as np
 
 from benchmarks.agents import Agent, AgentSpec, make_agent
 from cliprt_envs.motions import default_vocabulary
+from cliprt_envs.parallel import main_module_hidden, prepare_context, safe_start_method
 
 EPISODES_FILE = "episodes.jsonl"
 SEED_STRIDE = 1_000_000
@@ -43,10 +42,8 @@ class BenchConfig:
     max_steps: int | None = None  # default: each env's registered limit
     video_episodes: int = 1  # record this many episodes per (agent, task)
     vector: str = "async"  # "async" (processes) or "sync" (one process)
-    # Never "fork": a child forked from a process that has rendered (owns an
-    # EGL context) deadlocks. The forkserver is a clean process that preloads
-    # MuJoCo once, so workers start fast.
-    start_method: str = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+    # Never "fork" (see cliprt_envs.parallel): forkserver where available.
+    start_method: str = field(default_factory=safe_start_method)
 
     def __post_init__(self) -> None:
         if not self.env_ids:
@@ -193,37 +190,13 @@ def run_benchmark(
     return load_episodes(out)
 
 
-@contextmanager
-def _main_module_hidden():
-    """Keep spawn/forkserver workers from re-running the user's script.
-
-    They re-import ``__main__`` by path unless it is guarded by
-    ``if __name__ == "__main__":``; our workers need only importable
-    functions of this package, so we hide the path while they start.
-    """
-    main = sys.modules.get("__main__")
-    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if main is not None and k in main.__dict__}
-    try:
-        if main is not None:
-            main.__dict__.pop("__file__", None)
-            main.__dict__["__spec__"] = None
-        yield
-    finally:
-        if main is not None:
-            main.__dict__.update(saved)
-            if "__file__" not in saved:
-                main.__dict__.pop("__file__", None)
-
-
 def _make_vector_env(config: BenchConfig, env_id: str, n: int):
     fns = [partial(_make_env, env_id, i, config.image_size, config.max_steps) for i in range(n)]
     if config.vector == "sync" or n == 1:
         return gym.vector.SyncVectorEnv(fns, autoreset_mode="Disabled")
-    ctx = mp.get_context(config.start_method)
-    if config.start_method == "forkserver":
-        ctx.set_forkserver_preload(["cliprt_envs.sim.make", "benchmarks.runner"])
-    with _main_module_hidden():
-        return gym.vector.AsyncVectorEnv(fns, autoreset_mode="Disabled", context=config.start_method)
+    method = prepare_context(config.start_method)
+    with main_module_hidden():
+        return gym.vector.AsyncVectorEnv(fns, autoreset_mode="Disabled", context=method)
 
 
 def _run_jobs(

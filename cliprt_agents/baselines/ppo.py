@@ -1,0 +1,174 @@
+"""PPO (stable-baselines3) on the task reward: the RL baseline.
+
+SB3 cannot take text observations, so :class:`VectorObservation` turns the
+instruction into a hashed bag-of-words vector and downsizes the image. One
+multi-task policy is trained on a vector env whose sub-envs cycle through
+the given tasks (they share observation and action spaces).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from cliprt_agents.baselines.text_features import DEFAULT_DIM, instruction_matrix, instruction_vector
+from cliprt_envs.parallel import main_module_hidden, prepare_context
+
+CONFIG_FILE = "ppo_config.json"
+MODEL_FILE = "ppo_model.zip"
+
+
+def _resize(images: np.ndarray, size: int) -> np.ndarray:
+    """Nearest-neighbour resize of ``(..., H, W, 3)`` uint8 images (cheap, dependency-free)."""
+    h, w = images.shape[-3:-1]
+    if (h, w) == (size, size):
+        return images
+    rows = (np.arange(size) * h / size).astype(int)
+    cols = (np.arange(size) * w / size).astype(int)
+    return images[..., rows[:, None], cols[None, :], :]
+
+
+class VectorObservation(gym.ObservationWrapper):
+    """``{"image", "instruction", "proprio"}`` -> image (small) + instruction vector + proprio."""
+
+    def __init__(self, env: gym.Env, image_size: int = 64, text_dim: int = DEFAULT_DIM) -> None:
+        super().__init__(env)
+        self.image_size, self.text_dim = image_size, text_dim
+        self.observation_space = spaces.Dict(
+            {
+                "image": spaces.Box(0, 255, (image_size, image_size, 3), np.uint8),
+                "instruction": spaces.Box(-1.0, 1.0, (text_dim,), np.float32),
+                "proprio": env.observation_space["proprio"],
+            }
+        )
+
+    def observation(self, observation: dict[str, Any]) -> dict[str, np.ndarray]:
+        return {
+            "image": _resize(observation["image"], self.image_size),
+            "instruction": instruction_vector(observation["instruction"], self.text_dim),
+            "proprio": observation["proprio"],
+        }
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    env_ids: tuple[str, ...]
+    total_timesteps: int = 20_000
+    n_envs: int = 2
+    image_size: int = 64  # what the policy sees
+    render_size: int = 64  # what the env renders
+    text_dim: int = DEFAULT_DIM
+    n_steps: int = 128
+    batch_size: int = 128
+    learning_rate: float = 3e-4
+    ent_coef: float = 0.01
+    seed: int = 0
+    reward_type: str = "dense"
+
+
+def _make(env_id: str, config: PPOConfig):
+    def thunk() -> gym.Env:
+        env = gym.make(env_id, image_size=config.render_size, reward_type=config.reward_type)
+        return VectorObservation(env, config.image_size, config.text_dim)
+
+    return thunk
+
+
+def train_ppo(config: PPOConfig, out: Path, progress: bool = True) -> Path:
+    """Train one multi-task PPO policy; save SB3's zip and our JSON config under ``out``."""
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+    if not config.env_ids:
+        raise ValueError("PPO needs at least one env id")
+    fns = [_make(config.env_ids[i % len(config.env_ids)], config) for i in range(config.n_envs)]
+    if config.n_envs > 1:
+        with main_module_hidden():
+            vec = SubprocVecEnv(fns, start_method=prepare_context())
+    else:
+        vec = DummyVecEnv(fns)
+    try:
+        model = PPO(
+            "MultiInputPolicy",
+            vec,
+            n_steps=config.n_steps,
+            batch_size=config.batch_size,
+            learning_rate=config.learning_rate,
+            ent_coef=config.ent_coef,
+            seed=config.seed,
+            device="cpu",
+            verbose=0,
+        )
+        model.learn(total_timesteps=config.total_timesteps, progress_bar=progress and _has_rich())
+    finally:
+        vec.close()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(out / MODEL_FILE)
+    (out / CONFIG_FILE).write_text(json.dumps(asdict(config), indent=2))
+    return out
+
+
+def _has_rich() -> bool:
+    try:
+        import rich  # noqa: F401
+        import tqdm  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class PPOAgent:
+    """A trained PPO policy behind the Agent protocol."""
+
+    continuous = False
+
+    def __init__(self, path: str | Path, deterministic: bool = True, device: str = "cpu") -> None:
+        from stable_baselines3 import PPO
+
+        path = Path(path)
+        cfg_path, model_path = path / CONFIG_FILE, path / MODEL_FILE
+        if not cfg_path.exists() or not model_path.exists():
+            raise FileNotFoundError(f"{path} is not a PPO checkpoint (needs {CONFIG_FILE} and {MODEL_FILE})")
+        cfg = json.loads(cfg_path.read_text())
+        cfg["env_ids"] = tuple(cfg["env_ids"])
+        self.config = PPOConfig(**cfg)
+        self.model = PPO.load(model_path, device=device)
+        self.deterministic = deterministic
+
+    def reset(self, instruction: str | Sequence[str] | None = None) -> None:
+        """Stateless (a feed-forward policy)."""
+
+    def _vector_obs(self, observation: dict[str, Any]) -> tuple[dict[str, np.ndarray], bool]:
+        image = np.asarray(observation["image"])
+        single = image.ndim == 3
+        texts = [observation["instruction"]] if single else list(observation["instruction"])
+        images = image[None] if single else image
+        proprio = np.asarray(observation["proprio"], dtype=np.float32).reshape(len(texts), -1)
+        return {
+            "image": _resize(images, self.config.image_size),
+            "instruction": instruction_matrix(texts, self.config.text_dim),
+            "proprio": proprio,
+        }, single
+
+    def act(self, observation: dict[str, Any]):
+        obs, single = self._vector_obs(observation)
+        actions, _ = self.model.predict(obs, deterministic=self.deterministic)
+        actions = np.asarray(actions, dtype=np.int64).reshape(-1)
+        return int(actions[0]) if single else actions
+
+    def scores(self, observation: dict[str, Any]) -> np.ndarray:
+        import torch
+
+        obs, single = self._vector_obs(observation)
+        tensor, _ = self.model.policy.obs_to_tensor(obs)
+        with torch.no_grad():
+            probs = self.model.policy.get_distribution(tensor).distribution.probs.cpu().numpy()
+        return probs[0] if single else probs
