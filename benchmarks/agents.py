@@ -92,6 +92,12 @@ def _ppo(spec: AgentSpec, vocabulary: Vocabulary, seed: int) -> Agent:
     return PPOAgent(_checkpoint(spec))
 
 
+def _bc(spec: AgentSpec, vocabulary: Vocabulary, seed: int) -> Agent:
+    from cliprt_agents.baselines.bc import BCAgent
+
+    return BCAgent(_checkpoint(spec), vocabulary=vocabulary)
+
+
 def _checkpoint(spec: AgentSpec) -> str:
     if not spec.checkpoint:
         raise ValueError(f"agent kind {spec.kind!r} needs a checkpoint: '{spec.kind}=PATH'")
@@ -103,6 +109,7 @@ AGENT_KINDS: dict[str, str] = {
     "random": "benchmarks.agents:_random",
     "expert": "benchmarks.agents:_expert",
     "ppo": "benchmarks.agents:_ppo",
+    "bc": "benchmarks.agents:_bc",
 }
 
 

@@ -18,21 +18,11 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from cliprt_agents.baselines.text_features import DEFAULT_DIM, instruction_matrix, instruction_vector
+from cliprt_agents.baselines.features import DEFAULT_DIM, instruction_matrix, instruction_vector, resize_images
 from cliprt_envs.parallel import main_module_hidden, prepare_context
 
 CONFIG_FILE = "ppo_config.json"
 MODEL_FILE = "ppo_model.zip"
-
-
-def _resize(images: np.ndarray, size: int) -> np.ndarray:
-    """Nearest-neighbour resize of ``(..., H, W, 3)`` uint8 images (cheap, dependency-free)."""
-    h, w = images.shape[-3:-1]
-    if (h, w) == (size, size):
-        return images
-    rows = (np.arange(size) * h / size).astype(int)
-    cols = (np.arange(size) * w / size).astype(int)
-    return images[..., rows[:, None], cols[None, :], :]
 
 
 class VectorObservation(gym.ObservationWrapper):
@@ -51,7 +41,7 @@ class VectorObservation(gym.ObservationWrapper):
 
     def observation(self, observation: dict[str, Any]) -> dict[str, np.ndarray]:
         return {
-            "image": _resize(observation["image"], self.image_size),
+            "image": resize_images(observation["image"], self.image_size),
             "instruction": instruction_vector(observation["instruction"], self.text_dim),
             "proprio": observation["proprio"],
         }
@@ -153,7 +143,7 @@ class PPOAgent:
         images = image[None] if single else image
         proprio = np.asarray(observation["proprio"], dtype=np.float32).reshape(len(texts), -1)
         return {
-            "image": _resize(images, self.config.image_size),
+            "image": resize_images(images, self.config.image_size),
             "instruction": instruction_matrix(texts, self.config.text_dim),
             "proprio": proprio,
         }, single

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import cliprt_envs  # noqa: F401
-from cliprt_agents.baselines.text_features import instruction_matrix, instruction_vector
+from cliprt_agents.baselines.features import instruction_matrix, instruction_vector
 
 PICK = "CLIPRT-UR5Sim-Pick-v0"
 

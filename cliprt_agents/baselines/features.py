@@ -1,6 +1,6 @@
-"""Instructions as fixed-length vectors, for learners that cannot read text.
+"""Inputs for baselines that cannot read text or need small images.
 
-A signed hashing bag of words and word bigrams (the "hashing trick"): no
+Instructions become fixed-length vectors with a signed hashing bag of words and word bigrams (the "hashing trick"): no
 vocabulary to fit, no pretrained weights, identical on every machine, and
 different object names land in different dimensions, so a policy can still
 tell "the red cube" from "the blue cube".
@@ -35,3 +35,13 @@ def instruction_vector(text: str, dim: int = DEFAULT_DIM) -> np.ndarray:
 def instruction_matrix(texts, dim: int = DEFAULT_DIM) -> np.ndarray:
     """``(B, dim)`` for a batch of instructions."""
     return np.stack([instruction_vector(t, dim) for t in texts])
+
+
+def resize_images(images: np.ndarray, size: int) -> np.ndarray:
+    """Nearest-neighbour resize of ``(..., H, W, 3)`` uint8 images (cheap, dependency-free)."""
+    h, w = images.shape[-3:-1]
+    if (h, w) == (size, size):
+        return images
+    rows = (np.arange(size) * h / size).astype(int)
+    cols = (np.arange(size) * w / size).astype(int)
+    return images[..., rows[:, None], cols[None, :], :]
