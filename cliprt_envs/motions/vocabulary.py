@@ -14,9 +14,10 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -343,6 +344,47 @@ class Vocabulary:
         edges = (levels[:-1] + levels[1:]) / 2
         level = int(np.digitize(abs(value), edges, right=True))
         return self.find(axis, 1 if value > 0 else -1, level)
+
+    # -- serialisation ------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data that rebuilds this vocabulary exactly (datasets, checkpoints)."""
+        return {
+            "name": self.name,
+            "position_magnitudes": list(self.position_magnitudes),
+            "rotation_magnitudes": list(self.rotation_magnitudes),
+            "motions": [
+                {"id": m.id, "text": m.text, "axis": m.axis, "value": m.value, "level": m.level, "delta": list(m.delta)}
+                for m in self.motions
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Vocabulary:
+        """Inverse of :meth:`to_dict`; returns the shared default when the data is the default."""
+        try:
+            motions = tuple(
+                Motion(
+                    int(m["id"]),
+                    str(m["text"]),
+                    str(m["axis"]),
+                    float(m["value"]),
+                    int(m["level"]),
+                    tuple(float(x) for x in m["delta"]),
+                )
+                for m in data["motions"]
+            )
+            vocab = cls(
+                motions,
+                tuple(float(x) for x in data["position_magnitudes"]),
+                tuple(float(x) for x in data["rotation_magnitudes"]),
+                str(data.get("name", "custom")),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not a serialised vocabulary (missing or bad field {exc})") from None
+        default = default_vocabulary()
+        if vocab == default:
+            return default
+        return vocab
 
     def describe(self) -> str:
         """One line per motion: ``id  text  delta``."""

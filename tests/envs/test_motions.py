@@ -168,3 +168,17 @@ def test_paraphrases_cover_every_motion_and_keep_meaning(vocab):
     assert all("left" in p for p in left_small)
     right_big = paraphrases(vocab, vocab.id_of("move the arm to the right by 20 centimeters"))
     assert any("a lot" in p for p in right_big) and all("right" in p for p in right_big)
+
+
+def test_vocabulary_serialisation_round_trip():
+    import json
+
+    vocab = default_vocabulary()
+    again = Vocabulary.from_dict(json.loads(json.dumps(vocab.to_dict())))
+    assert again is vocab  # the shared default comes back
+    custom = Vocabulary.build(position_magnitudes=(0.02, 0.08), rotation_magnitudes_deg=(30,), name="coarse")
+    back = Vocabulary.from_dict(json.loads(json.dumps(custom.to_dict())))
+    assert back == custom and back.texts == custom.texts
+    np.testing.assert_array_equal(back.deltas, custom.deltas)
+    with pytest.raises(ValueError, match="not a serialised vocabulary"):
+        Vocabulary.from_dict({"name": "x"})
