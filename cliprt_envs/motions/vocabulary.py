@@ -350,6 +350,7 @@ class Vocabulary:
         """Plain JSON-able data that rebuilds this vocabulary exactly (datasets, checkpoints)."""
         return {
             "name": self.name,
+            "texts": list(self.texts),  # for people reading the JSON; "motions" is authoritative
             "position_magnitudes": list(self.position_magnitudes),
             "rotation_magnitudes": list(self.rotation_magnitudes),
             "motions": [

@@ -1,0 +1,111 @@
+"""Small helpers shared by the data modules: atomic files, deferred signals, versions."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata as md
+import json
+import os
+import platform
+import signal
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+#: Distributions whose versions every dataset records (reproducibility).
+RECORDED_PACKAGES: tuple[str, ...] = ("cliprt", "gymnasium", "numpy", "mujoco", "minari", "h5py", "pillow", "torch")
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of :data:`RECORDED_PACKAGES` (and Python)."""
+    out = {"python": platform.python_version()}
+    for name in RECORDED_PACKAGES:
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def fsync_file(path: Path) -> None:
+    """Ask the OS to put ``path`` on disk (so a power cut after a commit keeps it)."""
+    with contextlib.suppress(OSError), open(path, "rb+") as f:
+        os.fsync(f.fileno())
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` so that readers see the old or the new file, never half of one.
+
+    Write to a temporary file in the same folder, fsync, then ``os.replace``
+    (atomic on POSIX and Windows).
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=1, default=_json_default))
+
+
+def _json_default(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+@contextlib.contextmanager
+def deferred_signals(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> Iterator[None]:
+    """Hold Ctrl-C / SIGTERM until the block ends, then deliver them.
+
+    Used around the few milliseconds that append a finished episode to disk, so
+    that an impatient Ctrl-C never tears a write: the episode is committed, and
+    the interrupt arrives right after. Only the main thread can own signal
+    handlers; elsewhere this is a no-op.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[tuple[int, Any]] = []
+    previous: dict[int, Any] = {}
+
+    def _hold(signum: int, frame: Any) -> None:
+        received.append((signum, frame))
+
+    for sig in signals:
+        with contextlib.suppress(ValueError, OSError):  # exotic platforms lack a signal
+            previous[sig] = signal.signal(sig, _hold)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for signum, frame in received:
+            handler = previous.get(signum)
+            if callable(handler):
+                handler(signum, frame)
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), signum)
