@@ -14,8 +14,10 @@ import sys
 
 COMMAND_MODULES: tuple[str, ...] = (
     "cliprt_envs.cli",
+    "cliprt_agents.cli",
     "benchmarks.bench_cli",
     "benchmarks.demo",
+    "cliprt_data.cli",
 )
 
 
