@@ -147,6 +147,29 @@ class LanguageMotionDataset(Dataset):
         ]
         return np.concatenate(out) if out else np.zeros(0, np.int64)
 
+    @property
+    def episode_indices(self) -> np.ndarray:
+        """Global episode index of every item, in item order (splits need not decode images)."""
+        out = np.empty(len(self), dtype=np.int64)
+        for s, src in enumerate(self._sources):
+            mask = self._items[:, 0] == s
+            out[mask] = src.episode_of_row[self._items[mask, 1]]
+        return out
+
+    @property
+    def split_groups(self) -> np.ndarray:
+        """Per item, the group that must stay on one side of a train/validation split.
+
+        An STA trajectory belongs to the group of the demonstration it came
+        from, so validation never scores a re-routed copy of a training demo.
+        """
+        keys: dict[str, int] = {}
+        group_of_episode = np.empty(len(self.episode_meta), dtype=np.int64)
+        for meta in self.episode_meta:
+            key = str(meta.get("parent") or meta.get("copied_from") or f"{meta['dataset']}#{meta['dataset_episode']}")
+            group_of_episode[meta["episode_index"]] = keys.setdefault(key, len(keys))
+        return group_of_episode[self.episode_indices]
+
     # -- Dataset API ----------------------------------------------------------------------
     def __len__(self) -> int:
         return int(self._items.shape[0])

@@ -142,3 +142,25 @@ def test_decoded_image_cache(pick_augmented, tmp_path):
     for i in (0, len(first) // 2, len(first) - 1):
         np.testing.assert_array_equal(first[i]["image"], second[i]["image"])
         assert first[i]["supervision"] == second[i]["supervision"]
+
+
+def test_episode_indices_and_split_groups_match_items(tmp_path):
+    """Trainers split by these arrays without decoding items; STA copies stay with their demo."""
+    import numpy as np
+
+    from cliprt_data.augment import STAConfig, augment_dataset
+    from cliprt_data.datasets import load_training_dataset
+    from cliprt_data.teleop import CollectConfig, collect_demonstrations
+
+    demos = tmp_path / "demos-v0"
+    collect_demonstrations(CollectConfig("CLIPRT-UR5Sim-Pick-v0", 2, image_size=32), demos, progress=False)
+    sta = tmp_path / "sta-v0"
+    augment_dataset([demos], sta, STAConfig(per_demo=1), progress=False)
+    ds = load_training_dataset(sta)
+    eps = ds.episode_indices
+    assert eps.shape == (len(ds),)
+    assert all(eps[i] == ds[i]["episode_index"] for i in range(0, len(ds), 7))
+    groups = ds.split_groups
+    assert groups.shape == (len(ds),)
+    assert len(np.unique(groups)) == 2  # two demos, each with its STA trajectory
+    assert len(np.unique(eps)) == 4
