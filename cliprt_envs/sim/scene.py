@@ -59,11 +59,23 @@ class SceneFixture:
 
 @dataclass(frozen=True)
 class DrawerSpec:
-    """A cabinet with one drawer that opens toward the robot (along -x)."""
+    """A cabinet with one drawer that slides out along the cabinet's -x axis.
+
+    At ``pos`` with no turn the drawer opens toward the robot. The cabinet is
+    a mocap body, so a task can move and turn it each episode with
+    ``backend.set_object_pose(f"{name}_cabinet", position, quat)``. Names in the model:
+    body ``{name}_cabinet``, body ``{name}`` (the drawer), joint
+    ``{name}_slide`` (0 closed .. ``travel`` open) and site ``{name}_handle``
+    (the middle of the handle bar). The bar stands ``handle_gap`` in front of
+    the drawer front, wide enough for the closed fingers to hook behind it.
+    """
 
     rgba: tuple[float, float, float, float] = (0.55, 0.4, 0.25, 1.0)
     handle_rgba: tuple[float, float, float, float] = (0.8, 0.8, 0.85, 1.0)
     travel: float = 0.16
+    name: str = "drawer"
+    pos: tuple[float, float, float] = (0.68, 0.0, 0.0)
+    handle_gap: float = 0.045
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,7 @@ class SceneSpec:
     objects: tuple[SceneObject, ...] = ()
     fixtures: tuple[SceneFixture, ...] = ()
     drawer: DrawerSpec | None = None
+    drawers: tuple[DrawerSpec, ...] = ()  # more cabinets (each needs its own name)
     timestep: float = 0.002
     image_size: tuple[int, int] = (224, 224)
     extra: dict = field(default_factory=dict)
@@ -118,30 +131,34 @@ def _fixture_xml(fix: SceneFixture) -> str:
 
 
 def _drawer_xml(spec: DrawerSpec) -> str:
-    # Cabinet: a box open at the front (toward -x), placed by a mocap-free fixed body.
-    c = _fmt(spec.rgba)
+    # Cabinet: a box open at the front (toward -x), on a mocap body so tasks can place it.
+    c, h, n = _fmt(spec.rgba), _fmt(spec.handle_rgba), spec.name
+    front = -0.101  # outer face of the drawer front, drawer frame
+    bar_x = front - spec.handle_gap - 0.008
+    arm_half = (spec.handle_gap + 0.008) / 2
+    arm_x = front - arm_half
     return f"""
-    <body name="cabinet" pos="0.68 0 {TABLE_TOP_Z}">
-      <geom name="cab_bottom" type="box" size="0.1 0.13 0.01" pos="0 0 0.01" rgba="{c}"/>
-      <geom name="cab_top" type="box" size="0.1 0.13 0.01" pos="0 0 0.13" rgba="{c}"/>
-      <geom name="cab_left" type="box" size="0.1 0.01 0.06" pos="0 0.12 0.07" rgba="{c}"/>
-      <geom name="cab_right" type="box" size="0.1 0.01 0.06" pos="0 -0.12 0.07" rgba="{c}"/>
-      <geom name="cab_back" type="box" size="0.01 0.13 0.06" pos="0.09 0 0.07" rgba="{c}"/>
-      <body name="drawer" pos="0 0 0.02">
-        <joint name="drawer_slide" type="slide" axis="-1 0 0" range="0 {spec.travel}"
+    <body name="{n}_cabinet" mocap="true" pos="{_fmt(spec.pos)}">
+      <geom name="{n}_cab_bottom" type="box" size="0.1 0.13 0.01" pos="0 0 0.01" rgba="{c}"/>
+      <geom name="{n}_cab_top" type="box" size="0.1 0.13 0.01" pos="0 0 0.13" rgba="{c}"/>
+      <geom name="{n}_cab_left" type="box" size="0.1 0.01 0.06" pos="0 0.12 0.07" rgba="{c}"/>
+      <geom name="{n}_cab_right" type="box" size="0.1 0.01 0.06" pos="0 -0.12 0.07" rgba="{c}"/>
+      <geom name="{n}_cab_back" type="box" size="0.01 0.13 0.06" pos="0.09 0 0.07" rgba="{c}"/>
+      <body name="{n}" pos="0 0 0.02">
+        <joint name="{n}_slide" type="slide" axis="-1 0 0" range="0 {spec.travel}"
                damping="3" frictionloss="0.3" limited="true"/>
-        <geom name="drawer_bottom" type="box" size="0.085 0.105 0.005" pos="0 0 0.005" rgba="{c}" mass="0.3"/>
-        <geom name="drawer_front" type="box" size="0.008 0.11 0.045" pos="-0.093 0 0.045" rgba="{c}" mass="0.1"/>
-        <geom name="drawer_back" type="box" size="0.005 0.105 0.035" pos="0.08 0 0.035" rgba="{c}" mass="0.05"/>
-        <geom name="drawer_l" type="box" size="0.085 0.005 0.035" pos="0 0.1 0.035" rgba="{c}" mass="0.05"/>
-        <geom name="drawer_r" type="box" size="0.085 0.005 0.035" pos="0 -0.1 0.035" rgba="{c}" mass="0.05"/>
-        <geom name="handle_bar" type="box" size="0.008 0.045 0.008" pos="-0.135 0 0.05"
-              rgba="{_fmt(spec.handle_rgba)}" mass="0.02" friction="1.5 0.01 0.001"/>
-        <geom name="handle_l" type="box" size="0.018 0.006 0.006" pos="-0.113 0.04 0.05"
-              rgba="{_fmt(spec.handle_rgba)}" mass="0.01"/>
-        <geom name="handle_r" type="box" size="0.018 0.006 0.006" pos="-0.113 -0.04 0.05"
-              rgba="{_fmt(spec.handle_rgba)}" mass="0.01"/>
-        <site name="handle" pos="-0.135 0 0.05" size="0.005"/>
+        <geom name="{n}_bottom" type="box" size="0.085 0.105 0.005" pos="0 0 0.005" rgba="{c}" mass="0.3"/>
+        <geom name="{n}_front" type="box" size="0.008 0.11 0.045" pos="-0.093 0 0.045" rgba="{c}" mass="0.1"/>
+        <geom name="{n}_back" type="box" size="0.005 0.105 0.035" pos="0.08 0 0.035" rgba="{c}" mass="0.05"/>
+        <geom name="{n}_l" type="box" size="0.085 0.005 0.035" pos="0 0.1 0.035" rgba="{c}" mass="0.05"/>
+        <geom name="{n}_r" type="box" size="0.085 0.005 0.035" pos="0 -0.1 0.035" rgba="{c}" mass="0.05"/>
+        <geom name="{n}_handle_bar" type="box" size="0.008 0.045 0.008" pos="{bar_x:.4f} 0 0.06"
+              rgba="{h}" mass="0.02" friction="1.5 0.01 0.001"/>
+        <geom name="{n}_handle_l" type="box" size="{arm_half:.4f} 0.006 0.006" pos="{arm_x:.4f} 0.04 0.06"
+              rgba="{h}" mass="0.01"/>
+        <geom name="{n}_handle_r" type="box" size="{arm_half:.4f} 0.006 0.006" pos="{arm_x:.4f} -0.04 0.06"
+              rgba="{h}" mass="0.01"/>
+        <site name="{n}_handle" pos="{bar_x:.4f} 0 0.06" size="0.005"/>
       </body>
     </body>"""
 
@@ -151,7 +168,11 @@ def build_mjcf(spec: SceneSpec) -> str:
     height, width = spec.image_size
     objects = "".join(_object_xml(o) for o in spec.objects)
     fixtures = "".join(_fixture_xml(f) for f in spec.fixtures)
-    drawer = _drawer_xml(spec.drawer) if spec.drawer else ""
+    drawers = ((spec.drawer,) if spec.drawer else ()) + tuple(spec.drawers)
+    names = [d.name for d in drawers]
+    if len(set(names)) != len(names):
+        raise ValueError(f"drawers need distinct names, got {names}")
+    drawer = "".join(_drawer_xml(d) for d in drawers)
     lim = f"{-TWO_PI:.6f} {TWO_PI:.6f}"
     return f"""<mujoco model="cliprt_ur5_twin">
   <compiler angle="radian" autolimits="true"/>

@@ -10,6 +10,7 @@ human correction), and they act only through the motion vocabulary.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,14 +68,20 @@ def sample_positions(
     min_distance: float,
     avoid: tuple[np.ndarray, ...] = (),
     max_tries: int = 1000,
+    accept: Callable[[np.ndarray], bool] | None = None,
 ) -> list[np.ndarray]:
-    """``n`` xy points in the box, pairwise at least ``min_distance`` apart."""
+    """``n`` xy points in the box, pairwise at least ``min_distance`` apart.
+
+    ``accept`` (optional) rejects points, e.g. those in the path of a push.
+    """
     points: list[np.ndarray] = []
     taken = list(avoid)
     for _ in range(max_tries):
         if len(points) == n:
             return points
         p = np.array([rng.uniform(*x_range), rng.uniform(*y_range)])
+        if accept is not None and not accept(p):
+            continue
         if all(np.linalg.norm(p - q[:2]) >= min_distance for q in taken):
             points.append(p)
             taken.append(p)
@@ -85,6 +92,70 @@ def yaw_quat(yaw: float) -> np.ndarray:
     return np.array([np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)])
 
 
+def outside_corridor(
+    start: np.ndarray, direction: np.ndarray, behind: float, ahead: float, half_width: float
+) -> Callable[[np.ndarray], bool]:
+    """A predicate for :func:`sample_positions`: True for points off a push path.
+
+    The path runs from ``behind`` metres before ``start`` to ``ahead`` metres
+    after it along the horizontal unit ``direction``, ``half_width`` to each side.
+    """
+    d = np.asarray(direction, dtype=np.float64)[:2]
+    side = np.array([-d[1], d[0]])
+    s0 = np.asarray(start, dtype=np.float64)[:2]
+
+    def accept(p: np.ndarray) -> bool:
+        rel = np.asarray(p)[:2] - s0
+        return not (-behind <= rel @ d <= ahead and abs(rel @ side) <= half_width)
+
+    return accept
+
+
+# -- object geometry read from the simulation --------------------------------------
+def extent_along(backend: MujocoUR5Backend, obj: SceneObject, direction: np.ndarray) -> float:
+    """Half-extent of ``obj`` (in its current pose) along a world ``direction`` (unit)."""
+    d = np.asarray(direction, dtype=np.float64)
+    rot = backend.object_rotation(obj.name)
+    if obj.shape == "box":
+        return float(sum(abs(rot[:, i] @ d) * obj.size[i] for i in range(3)))
+    if obj.shape == "cylinder":
+        c = abs(rot[:, 2] @ d)
+        return float(obj.size[1] * c + obj.size[0] * np.sqrt(max(0.0, 1.0 - c * c)))
+    return float(obj.size[0])
+
+
+def bottom_height(backend: MujocoUR5Backend, obj: SceneObject) -> float:
+    """Height of the object's lowest point above the table top."""
+    centre = backend.object_position(obj.name)[2]
+    return float(centre - extent_along(backend, obj, np.array([0.0, 0.0, 1.0])) - TABLE_TOP_Z)
+
+
+def top_height(backend: MujocoUR5Backend, obj: SceneObject) -> float:
+    """Height of the object's highest point above the table top."""
+    centre = backend.object_position(obj.name)[2]
+    return float(centre + extent_along(backend, obj, np.array([0.0, 0.0, 1.0])) - TABLE_TOP_Z)
+
+
+def tilt_angle(backend: MujocoUR5Backend, obj: SceneObject) -> float:
+    """Angle (radians) between the object's own z axis and the vertical."""
+    return float(np.arccos(np.clip(backend.object_rotation(obj.name)[2, 2], -1.0, 1.0)))
+
+
+def finger_contact(backend: MujocoUR5Backend, name: str) -> bool:
+    """Either finger touches body ``name``."""
+    return backend.touching("left_finger", name) or backend.touching("right_finger", name)
+
+
+def shaped_reward(reach_distance: float, progress: float, reach_weight: float = 0.3) -> float:
+    """Dense reward below 1: ``reach_weight`` for closing ``reach_distance``, the rest for ``progress`` in [0, 1].
+
+    Success is rewarded 1 by the caller; this stays below 0.99 so success is the only way to 1.
+    """
+    reach = 1.0 - np.tanh(5.0 * max(0.0, reach_distance))
+    value = reach_weight * reach + (1.0 - reach_weight) * float(np.clip(progress, 0.0, 1.0))
+    return float(0.99 * value)
+
+
 class SimTask(ABC):
     """Base of the MuJoCo twin's tasks; subclasses fill in the hooks."""
 
@@ -92,12 +163,16 @@ class SimTask(ABC):
     max_steps: int = 60
     #: Instruction templates; ``{target}`` (and task-specific fields) are filled in.
     templates: tuple[str, ...] = ()
+    #: Length of ``self.aux``: task variables saved after the target and goal
+    #: (e.g. which plate, which way to slide).
+    aux_size: int = 0
 
     def __init__(self, image_size: tuple[int, int] = (224, 224)) -> None:
         self.image_size = image_size
         self.items: tuple[Item, ...] = self.make_items()
         self.target = 0
         self.goal = np.zeros(3)
+        self.aux = np.zeros(self.aux_size)
 
     # -- hooks ----------------------------------------------------------------
     @abstractmethod
@@ -129,6 +204,10 @@ class SimTask(ABC):
     def target_item(self) -> Item:
         return self.items[self.target]
 
+    def target_label(self) -> str:
+        """The words of the instruction that name what to act on ("red cube")."""
+        return self.target_item.label
+
     def reset(self, backend: MujocoUR5Backend, rng: np.random.Generator) -> str:
         backend.reset_robot()
         start = HOME_POSITION + np.array([rng.uniform(-0.03, 0.03), rng.uniform(-0.03, 0.03), rng.uniform(-0.02, 0.02)])
@@ -139,14 +218,17 @@ class SimTask(ABC):
         return template.format(**fields)
 
     def save_state(self) -> np.ndarray:
-        return np.concatenate([[float(self.target)], self.goal])
+        """``[target, goal x, goal y, goal z, aux...]``."""
+        return np.concatenate([[float(self.target)], self.goal, self.aux]).astype(np.float64)
 
     def restore_state(self, state: np.ndarray) -> None:
         state = np.asarray(state, dtype=np.float64)
-        if state.shape != (4,):
-            raise ValueError(f"{self.name} task state has 4 numbers, got shape {state.shape}")
+        size = 4 + self.aux_size
+        if state.shape != (size,):
+            raise ValueError(f"{self.name} task state has {size} numbers, got shape {state.shape}")
         self.target = int(state[0])
         self.goal = state[1:4].copy()
+        self.aux = state[4:].copy()
 
     def place_items(
         self,

@@ -7,8 +7,8 @@ import numpy as np
 from cliprt_envs.motions import Vocabulary
 from cliprt_envs.sim.backend import MujocoUR5Backend
 from cliprt_envs.sim.scene import TABLE_TOP_Z
-from cliprt_envs.tasks.base import Item, SimTask, cube, cylinder, sample_positions
-from cliprt_envs.tasks.expert import go_to, gripper_motion, step_toward
+from cliprt_envs.tasks.base import Item, SimTask, bottom_height, cube, cylinder, sample_positions
+from cliprt_envs.tasks.expert import pick_expert, upright_first
 
 LIFT_HEIGHT = 0.06  # the object's bottom this far above the table counts as picked
 
@@ -34,8 +34,7 @@ class PickTask(SimTask):
         return {"target": self.target_item.label}
 
     def _bottom(self, backend: MujocoUR5Backend) -> float:
-        item = self.target_item
-        return float(backend.object_position(item.obj.name)[2] - item.obj.half_height - TABLE_TOP_Z)
+        return bottom_height(backend, self.target_item.obj)
 
     def success(self, backend: MujocoUR5Backend) -> bool:
         return self._bottom(backend) > LIFT_HEIGHT and backend.grasping(self.target_item.obj.name)
@@ -50,27 +49,6 @@ class PickTask(SimTask):
         lift = 0.25 * np.clip(self._bottom(backend) / LIFT_HEIGHT, 0.0, 1.0)
         return float(0.5 * reach + grasp + lift) * 0.99
 
+    @upright_first
     def expert_action(self, backend: MujocoUR5Backend, vocabulary: Vocabulary) -> int:
         return pick_expert(backend, vocabulary, self.target_item, lift_to=TABLE_TOP_Z + 0.16)
-
-
-def grasp_height(item: Item, position: np.ndarray) -> float:
-    """Tool-centre (fingertip) height that grips ``item`` about its middle."""
-    return max(TABLE_TOP_Z + 0.012, position[2] - item.obj.half_height + 0.012)
-
-
-def pick_expert(backend: MujocoUR5Backend, vocabulary: Vocabulary, item: Item, lift_to: float) -> int:
-    """Approach from above, close on the object, lift to ``lift_to``."""
-    name = item.obj.name
-    tcp = backend.tcp_pose()[0]
-    obj = backend.object_position(name)
-    opening = backend.gripper_opening()
-    if backend.grasping(name) and opening < 0.9:
-        motion = step_toward(vocabulary, np.array([0.0, 0.0, lift_to - tcp[2]]), ("z",))
-        return motion if motion is not None else gripper_motion(vocabulary, open_=False)
-    if opening < 0.9:
-        return gripper_motion(vocabulary, open_=True)
-    goal = np.array([obj[0], obj[1], grasp_height(item, obj)])
-    hover = obj[2] + item.obj.half_height + 0.06
-    motion = go_to(vocabulary, tcp, goal, safe_height=hover)
-    return motion if motion is not None else gripper_motion(vocabulary, open_=False)
