@@ -98,6 +98,12 @@ def _bc(spec: AgentSpec, vocabulary: Vocabulary, seed: int) -> Agent:
     return BCAgent(_checkpoint(spec), vocabulary=vocabulary)
 
 
+def _clip_rt(spec: AgentSpec, vocabulary: Vocabulary, seed: int) -> Agent:
+    from cliprt_agents.policy import load_policy
+
+    return load_policy(_checkpoint(spec), vocabulary=vocabulary)
+
+
 def _checkpoint(spec: AgentSpec) -> str:
     if not spec.checkpoint:
         raise ValueError(f"agent kind {spec.kind!r} needs a checkpoint: '{spec.kind}=PATH'")
@@ -110,6 +116,7 @@ AGENT_KINDS: dict[str, str] = {
     "expert": "benchmarks.agents:_expert",
     "ppo": "benchmarks.agents:_ppo",
     "bc": "benchmarks.agents:_bc",
+    "clip-rt": "benchmarks.agents:_clip_rt",
 }
 
 

@@ -1,0 +1,164 @@
+"""Frozen configuration of CLIP-RT models and of their training.
+
+Plain data (no torch), so the CLI can parse options, and a checkpoint's
+``config.json`` can be read, without loading a deep-learning stack.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+#: The prompt appended to every instruction (REFERENCE.md section 3).
+PROMPT_TEMPLATE = "what motion should the robot arm perform to complete the instruction '{instruction}'?"
+
+#: Model variants: CLIP-RT scores motion *texts*; CLIP-RT-Action scores one
+#: learned token per motion (the paper's ablation); CLIP-RT+ adds an action
+#: decoder that regresses chunks of continuous actions (LIBERO setting).
+VARIANTS: tuple[str, ...] = ("language", "action_tokens", "plus")
+
+#: The small open_clip architecture registered by this package for tests and CPU runs.
+TINY_MODEL = "CLIPRT-Tiny"
+
+#: The paper's backbone (about 1B parameters, 378 px).
+PAPER_MODEL = "ViT-H-14-378-quickgelu"
+PAPER_PRETRAINED = "dfn5b"
+
+#: Indices into the 8-D action ``[dx, dy, dz, droll, dpitch, dyaw, gripper_rotation,
+#: gripper]`` that a 7-D CLIP-RT+ predicts (LIBERO has no gripper rotation).
+SEVEN_DOF_INDICES: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 7)
+ALL_DIMS: tuple[int, ...] = tuple(range(8))
+
+
+def format_prompt(instruction: str, template: str = PROMPT_TEMPLATE) -> str:
+    """The text encoded as the instruction side of the context (instruction lower-cased)."""
+    return template.format(instruction=str(instruction).strip().lower())
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """What to build: backbone, weights and CLIP-RT variant.
+
+    ``backbone`` is any open_clip model name (``open_clip.list_models()``, or
+    ``hf-hub:org/repo``), or :data:`TINY_MODEL`. ``pretrained`` is an open_clip
+    tag, a local weights file, or None for random initialisation.
+    ``chunk_size`` and ``action_indices`` only matter for the ``plus`` variant:
+    it predicts ``chunk_size`` actions made of those dims of the 8-D action.
+    """
+
+    backbone: str = "ViT-B-32"
+    pretrained: str | None = None
+    variant: str = "language"
+    prompt_template: str = PROMPT_TEMPLATE
+    image_size: int | None = None
+    chunk_size: int = 8
+    action_indices: tuple[int, ...] = SEVEN_DOF_INDICES
+    head_blocks: int = 2
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown variant {self.variant!r}; choose from {VARIANTS}")
+        if "{instruction}" not in self.prompt_template:
+            raise ValueError("prompt_template must contain '{instruction}'")
+        if self.chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {self.chunk_size}")
+        idx = tuple(int(i) for i in self.action_indices)
+        if not idx or len(set(idx)) != len(idx) or any(not 0 <= i < 8 for i in idx):
+            raise ValueError(f"action_indices must be distinct dims of the 8-D action, got {self.action_indices}")
+        object.__setattr__(self, "action_indices", idx)
+        if self.head_blocks < 0:
+            raise ValueError("head_blocks must be >= 0")
+        if self.image_size is not None and self.image_size < 16:
+            raise ValueError(f"image_size must be >= 16, got {self.image_size}")
+        if isinstance(self.pretrained, str) and self.pretrained.strip().lower() in ("", "none", "null", "random"):
+            object.__setattr__(self, "pretrained", None)
+
+    @property
+    def action_dim(self) -> int:
+        return len(self.action_indices)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["action_indices"] = list(self.action_indices)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown model config keys {unknown}")
+        data = dict(data)
+        if "action_indices" in data:
+            data["action_indices"] = tuple(data["action_indices"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train (REFERENCE.md section 3; defaults are the paper's in-domain fine-tuning).
+
+    ``batch_size`` is the *global* batch: under ``torchrun`` each of N
+    processes takes ``batch_size / N`` samples, so the same command gives the
+    same optimisation whatever the process count. The paper fine-tunes a
+    pretrained model with lr 5e-6; training from scratch (``pretrained=None``)
+    needs a much larger lr, e.g. 5e-4.
+    """
+
+    epochs: int = 100
+    max_steps: int | None = None
+    batch_size: int = 16
+    lr: float = 5e-6
+    warmup_steps: int = 100
+    weight_decay: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.98)
+    eps: float = 1e-6
+    grad_clip: float | None = 1.0
+    precision: str = "auto"
+    num_workers: int = 2
+    val_fraction: float = 0.1
+    val_every: int = 200
+    checkpoint_every: int = 200
+    keep_checkpoints: int = 2
+    log_every: int = 10
+    seed: int = 0
+    contrastive_weight: float = 0.0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 and self.max_steps is None:
+            raise ValueError("epochs must be >= 1 (or give max_steps)")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError("max_steps must be >= 1")
+        if self.batch_size < 2:
+            raise ValueError("batch_size must be >= 2 (the contrastive loss compares samples within a batch)")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.warmup_steps < 0:
+            raise ValueError("warmup_steps must be >= 0")
+        if self.precision not in ("auto", "fp32", "bf16", "fp16"):
+            raise ValueError("precision must be auto, fp32, bf16 or fp16")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ValueError("val_fraction must be in [0, 1)")
+        for name in ("val_every", "checkpoint_every", "log_every", "keep_checkpoints"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+        if self.num_workers < 0:
+            raise ValueError("num_workers must be >= 0")
+        if self.contrastive_weight < 0:
+            raise ValueError("contrastive_weight must be >= 0")
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        data = {k: v for k, v in data.items() if k in known}
+        if "betas" in data:
+            data["betas"] = tuple(data["betas"])
+        return cls(**data)

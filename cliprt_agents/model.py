@@ -1,0 +1,279 @@
+"""CLIP-RT, CLIP-RT-Action and CLIP-RT+ on top of any open_clip model.
+
+CLIP-RT adds no parameters to CLIP (REFERENCE.md section 3)::
+
+    c = normalize(f(image) + g(prompt(instruction)))     context
+    z = normalize(g(motion text))                        one per motion
+    logits = exp(logit_scale) * c @ z.T                   logit_scale <= ln 100
+
+CLIP-RT-Action feeds ``<sot> <motion token> <eot>`` instead of the motion's
+words (one rarely used BPE token per motion, learned in training).
+CLIP-RT+ (section 7) adds an action decoder shaped like the text tower.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cliprt_agents.config import ModelConfig
+from cliprt_agents.preprocess import PreprocessSpec
+from cliprt_envs.motions import Vocabulary
+
+#: CLIP's cap on the learned temperature.
+MAX_LOGIT_SCALE = math.log(100.0)
+
+
+class MLPResNetBlock(nn.Module):
+    """Pre-norm residual MLP block (the OpenVLA-OFT action head's building block)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.ffn = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, dim), nn.ReLU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.ffn(x)
+
+
+class MLPResNet(nn.Module):
+    """``in -> hidden -> blocks -> out`` residual MLP used as CLIP-RT+'s regression head."""
+
+    def __init__(self, in_dim: int, hidden: int, out_dim: int, blocks: int = 2) -> None:
+        super().__init__()
+        self.norm_in = nn.LayerNorm(in_dim)
+        self.fc_in = nn.Linear(in_dim, hidden)
+        self.blocks = nn.ModuleList(MLPResNetBlock(hidden) for _ in range(blocks))
+        self.norm_out = nn.LayerNorm(hidden)
+        self.fc_out = nn.Linear(hidden, out_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.fc_in(self.norm_in(x)))
+        for block in self.blocks:
+            x = block(x)
+        return self.fc_out(self.norm_out(x))
+
+
+@dataclass(frozen=True)
+class TextTowerShape:
+    width: int
+    layers: int
+    heads: int
+    mlp_ratio: float
+    quick_gelu: bool
+
+
+class ActionDecoder(nn.Module):
+    """CLIP-RT+'s parallel decoder: ``[image, instruction, K*D empty tokens]`` -> ``(K, D)`` actions.
+
+    A non-causal transformer shaped like the text tower reads the two CLIP
+    embeddings and ``K*D`` zero tokens (plus learned positions); the first two
+    outputs are dropped, the rest regrouped into ``K`` chunks of ``D`` tokens
+    and a residual MLP maps each chunk's ``D*width`` features to ``D`` numbers.
+    All ``K`` actions come out of one pass.
+    """
+
+    def __init__(self, embed_dim: int, shape: TextTowerShape, chunk_size: int, action_dim: int, head_blocks: int) -> None:
+        super().__init__()
+        from open_clip.transformer import QuickGELU, Transformer
+
+        self.chunk_size = chunk_size
+        self.action_dim = action_dim
+        width = shape.width
+        self.in_proj = nn.Linear(embed_dim, width)
+        n_tokens = 2 + chunk_size * action_dim
+        self.positional_embedding = nn.Parameter(torch.randn(n_tokens, width) * 0.01)
+        act = QuickGELU if shape.quick_gelu else nn.GELU
+        self.transformer = Transformer(width, shape.layers, shape.heads, shape.mlp_ratio, act_layer=act)
+        self.ln_final = nn.LayerNorm(width)
+        self.head = MLPResNet(action_dim * width, width, action_dim, head_blocks)
+
+    def forward(self, image_emb: torch.Tensor, instruction_emb: torch.Tensor) -> torch.Tensor:
+        b = image_emb.shape[0]
+        cond = self.in_proj(torch.stack([image_emb, instruction_emb], dim=1).to(self.in_proj.weight.dtype))
+        empty = cond.new_zeros(b, self.chunk_size * self.action_dim, cond.shape[-1])
+        x = torch.cat([cond, empty], dim=1) + self.positional_embedding.to(cond.dtype)
+        x = self.transformer(x, attn_mask=None)  # no mask: every token sees every token
+        x = self.ln_final(x[:, 2:])
+        x = x.reshape(b, self.chunk_size, self.action_dim * x.shape[-1])
+        return self.head(x)
+
+
+def text_tower_shape(architecture: dict[str, Any], clip: nn.Module) -> TextTowerShape:
+    """Width/depth/heads of the CLIP text tower, from open_clip's config or the built model."""
+    text_cfg = dict(architecture.get("text_cfg", {}))
+    transformer = getattr(clip, "transformer", None)
+    width = text_cfg.get("width") or getattr(transformer, "width", None) or 512
+    layers = text_cfg.get("layers") or getattr(transformer, "layers", None) or 12
+    heads = text_cfg.get("heads") or max(1, int(width) // 64)
+    return TextTowerShape(
+        int(width), int(layers), int(heads), float(text_cfg.get("mlp_ratio", 4.0)), bool(architecture.get("quick_gelu", False))
+    )
+
+
+def action_scale_for(vocabulary: Vocabulary, indices: Sequence[int]) -> torch.Tensor:
+    """Per-dim scale that brings actions to about [-1, 1]: the vocabulary's largest moves.
+
+    Data-independent on purpose, so a checkpoint's normalisation is known
+    without the training set.
+    """
+    pos = max(vocabulary.position_magnitudes, default=1.0)
+    rot = max(vocabulary.rotation_magnitudes, default=1.0)
+    full = np.array([pos, pos, pos, rot, rot, rot, rot, 1.0], dtype=np.float32)
+    return torch.from_numpy(full[list(indices)].copy())
+
+
+class CLIPRT(nn.Module):
+    """A CLIP model used as a policy over language motions (and, for ``plus``, continuous chunks).
+
+    ``clip`` is an open_clip model; ``action_scale`` is only used by ``plus``.
+    The tokenizer, preprocessing spec and CLIP-RT-Action token table travel
+    with the module so that a checkpoint is self-contained.
+    """
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        clip: nn.Module,
+        *,
+        tokenizer: Any,
+        preprocess: PreprocessSpec,
+        architecture: dict[str, Any],
+        embed_dim: int,
+        action_token_ids: Sequence[int] | None = None,
+        action_scale: torch.Tensor | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.clip = clip
+        self.tokenizer = tokenizer
+        self.preprocess = preprocess
+        self.architecture = architecture
+        self.embed_dim = embed_dim
+        self.action_token_ids = list(action_token_ids) if action_token_ids is not None else None
+        self.decoder: ActionDecoder | None = None
+        if config.variant == "plus":
+            shape = text_tower_shape(architecture, clip)
+            self.decoder = ActionDecoder(embed_dim, shape, config.chunk_size, config.action_dim, config.head_blocks)
+            scale = action_scale if action_scale is not None else torch.ones(config.action_dim)
+            self.register_buffer("action_scale", scale.float().clone())
+        if config.variant == "action_tokens" and not self.action_token_ids:
+            raise ValueError("the action_tokens variant needs action_token_ids")
+
+    # -- parts --------------------------------------------------------------
+    @property
+    def logit_scale_param(self) -> nn.Parameter:
+        return self.clip.logit_scale
+
+    def logit_scale(self) -> torch.Tensor:
+        """``exp(logit_scale)`` with the learned value capped at ln 100."""
+        return self.clip.logit_scale.clamp(max=MAX_LOGIT_SCALE).exp()
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        return self.clip.encode_image(images)
+
+    def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.clip.encode_text(tokens)
+
+    @staticmethod
+    def context(image_emb: torch.Tensor, prompt_emb: torch.Tensor) -> torch.Tensor:
+        return F.normalize(image_emb + prompt_emb, dim=-1)
+
+    def motion_embeddings(self, motion_tokens: torch.Tensor) -> torch.Tensor:
+        """L2-normalised embeddings of motion token rows (texts or CLIP-RT-Action tokens)."""
+        return F.normalize(self.encode_text(motion_tokens), dim=-1)
+
+    def decode_actions(self, image_emb: torch.Tensor, prompt_emb: torch.Tensor) -> torch.Tensor:
+        """CLIP-RT+: ``(B, K, D)`` actions in normalised units (multiply by ``action_scale`` for metres/radians)."""
+        if self.decoder is None:
+            raise RuntimeError("this CLIP-RT model has no action decoder (variant is not 'plus')")
+        return self.decoder(image_emb, prompt_emb)
+
+    # -- training forward ----------------------------------------------------
+    def forward(
+        self,
+        images: torch.Tensor,
+        prompt_tokens: torch.Tensor,
+        prompt_index: torch.Tensor,
+        motion_tokens: torch.Tensor | None = None,
+        motion_index: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Everything the losses need, in one call (so DDP sees one forward).
+
+        Prompts and motion texts go through the text tower in one batch of
+        distinct token rows; ``*_index`` maps each sample to its row.
+        """
+        image_emb = self.encode_image(images)
+        n_prompts = prompt_tokens.shape[0]
+        tokens = prompt_tokens if motion_tokens is None else torch.cat([prompt_tokens, motion_tokens])
+        text_emb = self.encode_text(tokens)
+        prompt_emb = text_emb[:n_prompts][prompt_index]
+        out = {"context": self.context(image_emb, prompt_emb), "logit_scale": self.logit_scale()}
+        if motion_tokens is not None and motion_index is not None:
+            out["motion"] = F.normalize(text_emb[n_prompts:], dim=-1)[motion_index]
+        if self.decoder is not None:
+            out["chunk"] = self.decoder(image_emb, prompt_emb)
+        return out
+
+
+def build_model(
+    config: ModelConfig,
+    vocabulary: Vocabulary,
+    *,
+    load_pretrained: bool = True,
+    preprocess: PreprocessSpec | None = None,
+    action_token_ids: Sequence[int] | None = None,
+) -> CLIPRT:
+    """Create a CLIP-RT model for ``vocabulary`` (on the CPU, fp32).
+
+    ``load_pretrained=False`` skips the open_clip weights (used when a
+    CLIP-RT checkpoint will overwrite them anyway); ``preprocess`` and
+    ``action_token_ids`` then come from the checkpoint.
+    """
+    from cliprt_agents.backbone import create_clip, get_tokenizer, model_architecture
+    from cliprt_agents.text import action_token_ids as pick_action_tokens
+
+    pretrained = config.pretrained if load_pretrained else None
+    clip, pp_cfg = create_clip(config.backbone, pretrained, image_size=config.image_size)
+    tokenizer = get_tokenizer(config.backbone)
+    architecture = model_architecture(config.backbone)
+    spec = preprocess if preprocess is not None else PreprocessSpec.from_open_clip(pp_cfg)
+    with torch.no_grad():
+        probe = clip.encode_text(tokenizer(["a"]))
+    embed_dim = int(probe.shape[-1])
+    token_ids = None
+    if config.variant == "action_tokens":
+        vocab_size = int(getattr(clip, "vocab_size", 0) or architecture.get("text_cfg", {}).get("vocab_size", 0))
+        if not vocab_size:
+            raise ValueError(f"cannot tell the text vocabulary size of {config.backbone}; CLIP-RT-Action needs it")
+        token_ids = (
+            list(action_token_ids) if action_token_ids is not None else pick_action_tokens(tokenizer, len(vocabulary), vocab_size)
+        )
+    scale = action_scale_for(vocabulary, config.action_indices) if config.variant == "plus" else None
+    return CLIPRT(
+        config,
+        clip,
+        tokenizer=tokenizer,
+        preprocess=spec,
+        architecture=architecture,
+        embed_dim=embed_dim,
+        action_token_ids=token_ids,
+        action_scale=scale,
+    )
+
+
+def motion_token_rows(model: CLIPRT, vocabulary: Vocabulary) -> torch.Tensor:
+    """The ``(N, ctx)`` token rows that represent each motion of ``vocabulary`` for ``model``."""
+    if model.config.variant == "action_tokens":
+        from cliprt_agents.text import action_token_table
+
+        if len(vocabulary) != len(model.action_token_ids or []):
+            raise ValueError(f"model has {len(model.action_token_ids or [])} motion tokens, vocabulary has {len(vocabulary)}")
+        return action_token_table(model.tokenizer, model.action_token_ids)
+    return model.tokenizer(list(vocabulary.texts)).long()

@@ -1,0 +1,81 @@
+"""The Agent protocol every policy follows (no torch needed to use it).
+
+An observation is the env's dict: ``image`` uint8 ``(H, W, 3)``,
+``instruction`` str, ``proprio`` float32 ``(8,)``; from a vector env the same
+keys hold batches (``(B, H, W, 3)`` images, a sequence of B instructions).
+Agents answer in kind: one action for one observation, an array of B
+actions for a batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from cliprt_envs.motions import Vocabulary
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """A policy over an env's action space.
+
+    ``continuous`` is False for agents that pick motion ids and True for
+    agents that emit 8-D deltas (they need ``LanguageMotionEnv(continuous=True)``).
+    """
+
+    continuous: bool
+
+    def reset(self, instruction: str | Sequence[str] | None = None) -> None:
+        """Start new episode(s); per-episode caches and pending corrections are cleared."""
+        ...
+
+    def act(self, observation: dict[str, Any]) -> Any:
+        """The next action (a motion id, or an 8-D delta); an array of them for a batch."""
+        ...
+
+    def scores(self, observation: dict[str, Any]) -> np.ndarray:
+        """Per-motion scores ``(N,)`` (or ``(B, N)``), higher = more appropriate."""
+        ...
+
+
+@runtime_checkable
+class MotionScorer(Protocol):
+    """An outside opinion (a VLM, a rule, a person) on each motion, as multiplicative factors.
+
+    Returns factors ``(N,)`` or ``(B, N)``, >= 0: above 1 boosts a motion,
+    below 1 penalises it; the policy multiplies its scores by them before
+    choosing (REFERENCE.md section 6).
+    """
+
+    def __call__(self, observation: dict[str, Any], vocabulary: Vocabulary, scores: np.ndarray) -> Any: ...
+
+
+@runtime_checkable
+class Translator(Protocol):
+    """Free language (a person's correction) to a motion: an id, a motion text, or None if unsure."""
+
+    def __call__(self, text: str, vocabulary: Vocabulary) -> int | str | None: ...
+
+
+def appropriateness_factors(
+    vocabulary: Vocabulary,
+    appropriate: Sequence[int | str] = (),
+    inappropriate: Sequence[int | str] = (),
+    *,
+    boost: float = 2.0,
+    penalty: float = 0.1,
+) -> np.ndarray:
+    """Factors for a large model's verdicts: ``boost`` for appropriate motions, ``penalty`` for inappropriate.
+
+    The paper does not publish its rule; with scores in [0, 1] a boost of 2
+    lifts a plausible second choice over a wrong first one, and 0.1 all but
+    vetoes a motion without making the product exactly zero.
+    """
+    factors = np.ones(len(vocabulary), dtype=np.float64)
+    for key in appropriate:
+        factors[vocabulary.id_of(key) if isinstance(key, str) else vocabulary[key].id] = boost
+    for key in inappropriate:
+        factors[vocabulary.id_of(key) if isinstance(key, str) else vocabulary[key].id] = penalty
+    return factors

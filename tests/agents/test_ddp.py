@@ -1,0 +1,123 @@
+"""Two gloo processes on the CPU see the same loss and gradients as one process on the global batch."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from cliprt_agents.config import TINY_MODEL, ModelConfig
+
+GLOBAL_BATCH = 8
+CHECKED = ("clip.logit_scale", "clip.visual.conv1.weight", "clip.token_embedding.weight", "clip.text_projection")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _setup(variant: str):
+    from cliprt_agents.data import collator_for
+    from cliprt_agents.model import build_model
+    from cliprt_agents.synthetic import SyntheticMotionDataset
+    from cliprt_agents.train import freeze_unused
+    from cliprt_envs.motions import default_vocabulary
+
+    vocab = default_vocabulary()
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(backbone=TINY_MODEL, variant=variant), vocab)
+    freeze_unused(model, contrastive=variant != "plus")  # as the trainer does
+    data = SyntheticMotionDataset(GLOBAL_BATCH, seed=7, episode_length=3)
+    items = [data[i] for i in range(GLOBAL_BATCH)]
+    return model, collator_for(model, vocab), items
+
+
+def _worker(rank: int, world: int, port: int, variant: str, out: str) -> None:
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    from cliprt_agents.train import compute_loss
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    try:
+        model, collate, items = _setup(variant)
+        share = GLOBAL_BATCH // world
+        batch = collate(items[rank * share : (rank + 1) * share])
+        ddp = DistributedDataParallel(model)
+        loss, _ = compute_loss(ddp, batch, variant, 0.0)
+        (loss * world).backward()  # what the trainer does; DDP averages over ranks
+        grads = {n: p.grad.flatten()[:64].tolist() for n, p in model.named_parameters() if n in CHECKED and p.grad is not None}
+        Path(out).with_suffix(f".{rank}.json").write_text(json.dumps({"loss": loss.item(), "grads": grads}))
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("variant", ["language", "plus"])
+def test_two_process_loss_and_gradients_equal_single_process(tmp_path, variant):
+    import torch.multiprocessing as mp
+
+    from cliprt_agents.train import compute_loss
+
+    out = str(tmp_path / "result")
+    mp.start_processes(_worker, args=(2, _free_port(), variant, out), nprocs=2, join=True, start_method="spawn")
+    model, collate, items = _setup(variant)
+    loss, _ = compute_loss(model, collate(items), variant, 0.0)
+    loss.backward()
+    ranks = [json.loads(Path(out).with_suffix(f".{r}.json").read_text()) for r in range(2)]
+    for r in ranks:
+        assert r["loss"] == pytest.approx(loss.item(), rel=1e-5, abs=1e-6)
+    for name, p in model.named_parameters():
+        if name in CHECKED and p.grad is not None:
+            single = p.grad.flatten()[:64]
+            for r in ranks:
+                assert torch.allclose(torch.tensor(r["grads"][name]), single, rtol=1e-4, atol=1e-7), name
+
+
+@pytest.mark.slow
+def test_cli_runs_unchanged_under_torchrun(tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        f"--master_port={_free_port()}",
+        "-m",
+        "benchmarks.cli",
+        "train",
+        "--synthetic",
+        "48",
+        "--model",
+        TINY_MODEL,
+        "--pretrained",
+        "none",
+        "--max-steps",
+        "3",
+        "--batch-size",
+        "8",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp_path),
+        "--no-progress",
+        "--val-every",
+        "2",
+        "--checkpoint-every",
+        "2",
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[2], env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "model" / "model.safetensors").is_file()
+    state = json.loads((tmp_path / "checkpoints" / "step_0000003" / "trainer_state.json").read_text())
+    assert state["world_size"] == 2 and state["step"] == 3

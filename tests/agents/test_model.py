@@ -1,0 +1,104 @@
+"""The three variants on the tiny open_clip model: shapes, the context formula, no new parameters."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cliprt_agents.config import PROMPT_TEMPLATE, ModelConfig, format_prompt
+from cliprt_agents.data import collator_for
+from cliprt_agents.model import motion_token_rows
+from cliprt_agents.text import action_token_ids, action_token_table, placeholder_position
+
+
+def test_prompt_is_the_papers_with_a_lower_cased_instruction():
+    assert format_prompt("Pick up the RED cube") == (
+        "what motion should the robot arm perform to complete the instruction 'pick up the red cube'?"
+    )
+    assert "{instruction}" in PROMPT_TEMPLATE
+
+
+def test_language_variant_adds_no_parameters_to_clip(make_model):
+    model = make_model("language")
+    clip_params = {f"clip.{n}" for n, _ in model.clip.named_parameters()}
+    assert {n for n, _ in model.named_parameters()} == clip_params
+
+
+def test_context_is_normalised_sum_and_logits_are_scaled_cosines(make_model, vocabulary, toy_data):
+    model = make_model("language")
+    batch = collator_for(model, vocabulary)([toy_data[i] for i in range(6)])
+    with torch.no_grad():
+        out = model(batch["images"], batch["prompt_tokens"], batch["prompt_index"], batch["motion_tokens"], batch["motion_index"])
+        img = model.clip.encode_image(batch["images"])
+        txt = model.clip.encode_text(batch["prompt_tokens"])[batch["prompt_index"]]
+        mot = model.clip.encode_text(batch["motion_tokens"])[batch["motion_index"]]
+    assert torch.allclose(out["context"], F.normalize(img + txt, dim=-1), atol=1e-5)
+    assert torch.allclose(out["motion"], F.normalize(mot, dim=-1), atol=1e-5)
+    assert torch.allclose(out["context"].norm(dim=-1), torch.ones(6), atol=1e-5)
+    assert out["logit_scale"].item() == pytest.approx(1 / 0.07, rel=1e-4)  # CLIP's initial temperature
+
+
+def test_action_token_variant_feeds_one_token_per_motion(make_model, vocabulary):
+    model = make_model("action_tokens")
+    rows = motion_token_rows(model, vocabulary)
+    assert rows.shape[0] == len(vocabulary)
+    pos = placeholder_position(model.tokenizer)
+    assert pos == 1
+    assert len(set(rows[:, pos].tolist())) == len(vocabulary)
+    assert rows[:, pos].max() < model.tokenizer.eot_token_id  # CLIP pools at the largest id: keep EOT largest
+    # Everything else in a row is the same <sot> ... <eot> frame.
+    others = rows.clone()
+    others[:, pos] = 0
+    assert (others == others[0]).all()
+
+
+def test_action_token_ids_avoid_special_tokens(make_model):
+    tok = make_model().tokenizer
+    ids = action_token_ids(tok, 58, 49408)
+    assert tok.sot_token_id not in ids and tok.eot_token_id not in ids
+    table = action_token_table(tok, ids[:2])
+    assert table.shape == (2, 77)
+
+
+def test_action_variant_scores_do_not_depend_on_supervision_text(make_model, vocabulary, toy_data):
+    model = make_model("action_tokens")
+    collate = collator_for(model, vocabulary)
+    items = [dict(toy_data[i]) for i in range(4)]
+    a = collate(items)
+    for it in items:
+        it["supervision"] = "something else entirely"
+    b = collate(items)
+    assert torch.equal(a["motion_tokens"], b["motion_tokens"])
+
+
+@pytest.mark.parametrize("dims", [(0, 1, 2, 3, 4, 5, 7), tuple(range(8))])
+def test_plus_decodes_chunks_in_one_pass(make_model, vocabulary, toy_data, dims):
+    model = make_model("plus", action_indices=dims, chunk_size=4)
+    batch = collator_for(model, vocabulary)([toy_data[i] for i in range(3)])
+    with torch.no_grad():
+        out = model(batch["images"], batch["prompt_tokens"], batch["prompt_index"])
+    assert out["chunk"].shape == (3, 4, len(dims))
+    assert batch["action_chunk"].shape == (3, 4, len(dims))
+    # The decoder has 2 + K*D learned positions and a transformer shaped like the text tower.
+    assert model.decoder.positional_embedding.shape == (2 + 4 * len(dims), 128)
+    assert len(model.decoder.transformer.resblocks) == 2
+
+
+def test_plus_decoder_is_not_causal(make_model, vocabulary, toy_data):
+    # Changing the instruction (token 1) changes the first action's output: tokens see later/earlier ones.
+    model = make_model("plus", chunk_size=2)
+    img = torch.randn(1, model.embed_dim)
+    a = model.decode_actions(img, torch.randn(1, model.embed_dim))
+    b = model.decode_actions(img, torch.randn(1, model.embed_dim))
+    assert not torch.allclose(a, b)
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="variant"):
+        ModelConfig(variant="diffusion")
+    with pytest.raises(ValueError, match="action_indices"):
+        ModelConfig(action_indices=(0, 0))
+    assert ModelConfig(pretrained="none").pretrained is None
+    cfg = ModelConfig(variant="plus", chunk_size=4)
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
