@@ -9,6 +9,9 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 OUT ?= runs/demo
 export MUJOCO_GL ?= egl
 export PYOPENGL_PLATFORM ?= $(MUJOCO_GL)
+# On small shared CPUs several torch processes with 2+ threads each run 10-20x
+# slower (measured); one thread per process is the fast setting there.
+export OMP_NUM_THREADS ?= 1
 
 .PHONY: install demo test lint format bench clean
 
