@@ -13,7 +13,7 @@ export PYOPENGL_PLATFORM ?= $(MUJOCO_GL)
 # slower (measured); one thread per process is the fast setting there.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo ablations test lint format bench clean
 
 install: $(VENV)/.installed
 
@@ -26,6 +26,10 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 demo: install
 	$(BIN)/cliprt demo --out $(OUT)
+
+# The demo plus CLIP-RT-Action (reuses the demo's data and models; benchmarks only the new agent).
+ablations: install
+	$(BIN)/cliprt demo --out $(OUT) --ablations
 
 test: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
