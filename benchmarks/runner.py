@@ -11,6 +11,7 @@ interrupted run resumes without repeating finished episodes.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import multiprocessing as mp
 import os
@@ -276,8 +277,18 @@ def _start(
             slot.instruction = new_obs["instruction"][i]
             slot.init_hash = info["init_state_hash"][i]
             slot.frames = [new_obs["image"][i]] if slot.record else []
-            agent.reset(slot.instruction)
+            if _accepts_env_index(agent):
+                agent.reset(slot.instruction, env_index=i)  # leave the other envs' episodes alone
+            else:
+                agent.reset(slot.instruction)
     return new_obs
+
+
+def _accepts_env_index(agent: Agent) -> bool:
+    try:
+        return "env_index" in inspect.signature(agent.reset).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _record(spec: AgentSpec, env_id: str, slot: _Slot, success: bool) -> dict:

@@ -159,3 +159,25 @@ def test_agent_spec_parsing():
     agent = RandomAgent(default_vocabulary(), seed=1)
     acts = agent.act({"instruction": ("a", "b", "c")})
     assert acts.shape == (3,) and np.all((acts >= 0) & (acts < 58))
+
+
+class _ResetLog(RandomAgent):
+    def __init__(self) -> None:
+        super().__init__(default_vocabulary(), seed=0)
+        self.resets: list[tuple[str, int]] = []
+
+    def reset(self, instruction, env_index=None):
+        self.resets.append((instruction, env_index))
+
+
+def test_runner_resets_only_the_env_that_restarts(tmp_path):
+    agent = _ResetLog()
+    run_benchmark(
+        small_config(episodes=4, num_envs=2, vector="sync", max_steps=3),
+        [AgentSpec.parse("random")],
+        tmp_path,
+        progress=False,
+        agent_factory=lambda s, seed: agent,
+    )
+    assert len(agent.resets) == 4
+    assert {i for _, i in agent.resets} == {0, 1}
