@@ -33,11 +33,11 @@ def measure(env_id: str, steps: int, size: int) -> dict:
     # The bare twin of each step runs right after it, on a copy of the data,
     # so both see the same machine load.
     scratch = mujoco.MjData(model)
-    renderer = mujoco.Renderer(model, size, size)
-    cam = model.camera("front").id
     ours = bare = 0.0
     physics_steps = motions = episode = 0
-    env.reset(seed=episode)
+    env.reset(seed=episode)  # the env's camera sets up GL safely (sim/camera.py) before ours exists
+    renderer = mujoco.Renderer(model, size, size)
+    cam = model.camera("front").id
     while motions < steps:
         action = expert_action(env)
         mujoco.mj_copyData(scratch, model, data)
