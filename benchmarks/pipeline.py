@@ -36,7 +36,7 @@ class DemoConfig:
     image_size: int = 64
     backbone: str = "CLIPRT-Tiny"
     pretrained: str | None = None
-    clip_epochs: int = 15
+    clip_epochs: int = 8
     clip_batch_size: int = 64
     clip_lr: float = 5e-4
     bc_epochs: int = 30
