@@ -164,8 +164,9 @@ def plot_success(summary: dict, path: Path) -> None:
     for k, agent in enumerate(agents):
         stats = [summary[agent]["tasks"].get(e) for e in env_ids] + [summary[agent]["overall"]]
         rates = [100 * s["success_rate"] if s else 0 for s in stats]
-        lo = [100 * (s["success_rate"] - s["ci95"][0]) if s else 0 for s in stats]
-        hi = [100 * (s["ci95"][1] - s["success_rate"]) if s else 0 for s in stats]
+        # max(0, ...): at 0% or 100% rounding can put the bound a hair past the rate
+        lo = [max(0.0, 100 * (s["success_rate"] - s["ci95"][0])) if s else 0 for s in stats]
+        hi = [max(0.0, 100 * (s["ci95"][1] - s["success_rate"])) if s else 0 for s in stats]
         ax.bar(x + k * width - 0.4 + width / 2, rates, width, yerr=[lo, hi], capsize=2, label=agent)
     ax.set_xticks(x, [_task_name(g) for g in groups], rotation=30, ha="right")
     ax.set_ylabel("success % (95% Wilson CI)")

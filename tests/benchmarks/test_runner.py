@@ -181,3 +181,15 @@ def test_runner_resets_only_the_env_that_restarts(tmp_path):
     )
     assert len(agent.resets) == 4
     assert {i for _, i in agent.resets} == {0, 1}
+
+
+def test_plot_handles_all_and_nothing(tmp_path):
+    """0% and 100% rates put a Wilson bound a rounding error past the rate; the plot must cope."""
+    from benchmarks.report import plot_success
+
+    rows = [{"agent": a, "env_id": PICK, "success": ok, "steps": 3, "policy_seconds": 0.1, "env_seconds": 0.1}
+            for a, ok in (("all", True), ("none", False)) for _ in range(10)]
+    from benchmarks.stats import summarize
+
+    plot_success(summarize(rows), tmp_path / "p.png")
+    assert (tmp_path / "p.png").stat().st_size > 0
