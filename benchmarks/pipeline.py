@@ -39,7 +39,7 @@ class DemoConfig:
     clip_epochs: int = 8
     clip_batch_size: int = 64
     clip_lr: float = 5e-4
-    bc_epochs: int = 30
+    bc_epochs: int = 15
     ppo_steps: int = 4096
     eval_episodes: int = 10
     num_envs: int = 2
