@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from cliprt_agents.config import format_prompt
 from cliprt_agents.model import CLIPRT, motion_token_rows
@@ -215,7 +214,7 @@ class CLIPRTPolicy:
     @torch.inference_mode()
     def _logits(self, observation: dict[str, Any]) -> tuple[torch.Tensor, list[str], bool]:
         image, prompt, instructions, single = self._embed(observation)
-        context = F.normalize(image + prompt, dim=-1)
+        context = self.model.context(image, prompt)  # the one definition of the paper's fusion
         return self._scale * context @ self._motion_emb.T, instructions, single
 
     # -- Agent protocol ----------------------------------------------------------------------

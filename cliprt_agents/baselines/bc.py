@@ -22,7 +22,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from cliprt_agents.baselines.features import DEFAULT_DIM, instruction_matrix, resize_images
-from cliprt_agents.checkpoint import vocabulary_from_dict, vocabulary_to_dict, write_json_atomic
+from cliprt_agents.checkpoint import write_json_atomic
 from cliprt_envs.motions import Vocabulary
 
 CONFIG_FILE = "bc_config.json"
@@ -148,7 +148,7 @@ def train_bc(dataset, vocabulary: Vocabulary, config: BCConfig, out: str | Path,
             save_model(model, str(out / WEIGHTS_FILE))
             write_json_atomic(
                 out / CONFIG_FILE,
-                {"config": asdict(config), "vocabulary": vocabulary_to_dict(vocabulary), "epoch": epoch, "metrics": history[-1]},
+                {"config": asdict(config), "vocabulary": vocabulary.to_dict(), "epoch": epoch, "metrics": history[-1]},
             )
     (out / "bc_history.json").write_text(json.dumps(history, indent=2))
     return {"best": best, "history": history, "train_samples": int(len(tr)), "val_samples": int(is_val.sum())}
@@ -182,7 +182,7 @@ class BCAgent:
         cfg = dict(meta["config"])
         cfg["channels"] = tuple(cfg["channels"])
         self.config = BCConfig(**cfg)
-        self.vocabulary = vocabulary_from_dict(meta["vocabulary"])
+        self.vocabulary = Vocabulary.from_dict(meta["vocabulary"])
         if vocabulary is not None and vocabulary.texts != self.vocabulary.texts:
             raise ValueError(
                 f"{path} was trained on vocabulary {self.vocabulary.name!r}, not {vocabulary.name!r}; "
