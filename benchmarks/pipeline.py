@@ -36,6 +36,7 @@ class DemoConfig:
     image_size: int = 64
     backbone: str = "CLIPRT-Tiny"
     pretrained: str | None = None
+    fusion: str = "sum"  # the paper's; "product" can choose objects by name (ModelConfig.fusion)
     clip_epochs: int = 8
     clip_batch_size: int = 64
     clip_lr: float = 5e-4
@@ -138,7 +139,7 @@ def train_clip_rt(config: DemoConfig, name: str, augmented: bool, variant: str =
     from cliprt_agents.train import train
 
     dataset = _dataset(config, augmented)
-    model_cfg = ModelConfig(backbone=config.backbone, pretrained=config.pretrained, variant=variant)
+    model_cfg = ModelConfig(backbone=config.backbone, pretrained=config.pretrained, variant=variant, fusion=config.fusion)
     steps_per_epoch = max(1, len(dataset) // config.clip_batch_size)
     train_cfg = TrainConfig(
         epochs=config.clip_epochs,

@@ -16,6 +16,7 @@ _EXPORTS: dict[str, str] = {
     "TrainConfig": "cliprt_agents.config",
     "PROMPT_TEMPLATE": "cliprt_agents.config",
     "TINY_MODEL": "cliprt_agents.config",
+    "TINY_CONV_MODEL": "cliprt_agents.config",
     "format_prompt": "cliprt_agents.config",
     "Agent": "cliprt_agents.protocols",
     "MotionScorer": "cliprt_agents.protocols",

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from cliprt_agents.config import TINY_MODEL
+from cliprt_agents.config import TINY_CONV_MODEL, TINY_MODEL
 from cliprt_agents.errors import MissingDependencyError, PretrainedWeightsUnavailableError
 
 log = logging.getLogger(__name__)
@@ -51,12 +51,18 @@ def import_open_clip() -> Any:
 
 
 def register_tiny_config(open_clip: Any) -> None:
-    """Add :data:`TINY_MODEL` to open_clip's registry of architectures."""
-    if TINY_MODEL in open_clip.list_models():
+    """Add :data:`TINY_MODEL` and :data:`TINY_CONV_MODEL` to open_clip's registry of architectures.
+
+    The conv model is registered with the tiny config (tokenizer, text tower,
+    embedding size); :func:`create_clip` then swaps in its CNN image tower.
+    """
+    names = [n for n in (TINY_MODEL, TINY_CONV_MODEL) if n not in open_clip.list_models()]
+    if not names:
         return
     registry = getattr(getattr(open_clip, "factory", None), "_MODEL_CONFIGS", None)
     if isinstance(registry, dict):
-        registry[TINY_MODEL] = copy.deepcopy(TINY_MODEL_CONFIG)
+        for name in names:
+            registry[name] = copy.deepcopy(TINY_MODEL_CONFIG)
         return
     # Fallback for open_clip versions without the private registry: the public
     # API takes a JSON file.
@@ -64,10 +70,11 @@ def register_tiny_config(open_clip: Any) -> None:
     import tempfile
 
     folder = tempfile.mkdtemp(prefix="cliprt-open-clip-")
-    path = os.path.join(folder, f"{TINY_MODEL}.json")
-    with open(path, "w") as f:
-        json.dump(TINY_MODEL_CONFIG, f)
-    open_clip.add_model_config(path)
+    for name in names:
+        path = os.path.join(folder, f"{name}.json")
+        with open(path, "w") as f:
+            json.dump(TINY_MODEL_CONFIG, f)
+        open_clip.add_model_config(path)
 
 
 @dataclass(frozen=True)
@@ -253,6 +260,11 @@ def create_clip(model_name: str, pretrained: str | None, *, image_size: int | No
             ) from None
         raise
     preprocess = dict(getattr(model.visual, "preprocess_cfg", {}) or {})
+    if model_name == TINY_CONV_MODEL:
+        from cliprt_agents.conv_tower import ConvImageTower
+
+        size = image_size or int(TINY_MODEL_CONFIG["vision_cfg"]["image_size"])
+        model.visual = ConvImageTower(int(TINY_MODEL_CONFIG["embed_dim"]), size, preprocess_cfg=preprocess)
     return model, preprocess
 
 

@@ -53,6 +53,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="language",
         help="CLIP-RT (motion texts), CLIP-RT-Action (learned motion tokens) or CLIP-RT+ (action chunks)",
     )
+    m.add_argument(
+        "--fusion",
+        choices=("sum", "product"),
+        default="sum",
+        help="image + instruction context: the paper's sum, or sum plus element-wise product (can choose objects by name)",
+    )
     m.add_argument("--image-size", type=int, help="override the image tower's input size")
     m.add_argument("--chunk-size", type=int, default=8, help="CLIP-RT+: actions per chunk")
     m.add_argument(
@@ -122,6 +128,7 @@ def _configs(args: argparse.Namespace) -> tuple[Any, Any]:
         backbone=args.model,
         pretrained=args.pretrained,
         variant=args.variant,
+        fusion=args.fusion,
         image_size=args.image_size,
         chunk_size=args.chunk_size,
         action_indices=SEVEN_DOF_INDICES if args.action_dims == 7 else ALL_DIMS,

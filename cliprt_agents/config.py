@@ -21,6 +21,12 @@ VARIANTS: tuple[str, ...] = ("language", "action_tokens", "plus")
 #: The small open_clip architecture registered by this package for tests and CPU runs.
 TINY_MODEL = "CLIPRT-Tiny"
 
+#: CLIPRT-Tiny's text tower with a small CNN image tower (cliprt_agents.conv_tower), for training from scratch.
+TINY_CONV_MODEL = "CLIPRT-TinyConv"
+
+#: How the context is made from the image and instruction embeddings (see ModelConfig).
+FUSIONS = ("sum", "product")
+
 #: The paper's backbone (about 1B parameters, 378 px).
 PAPER_MODEL = "ViT-H-14-378-quickgelu"
 PAPER_PRETRAINED = "dfn5b"
@@ -45,6 +51,15 @@ class ModelConfig:
     tag, a local weights file, or None for random initialisation.
     ``chunk_size`` and ``action_indices`` only matter for the ``plus`` variant:
     it predicts ``chunk_size`` actions made of those dims of the 8-D action.
+
+    ``fusion`` is how image and instruction make the context: ``"sum"`` is the
+    paper's ``normalize(image + prompt)``; ``"product"`` adds their
+    element-wise product, ``normalize(i + p + sqrt(D) * i * p)`` on unit
+    vectors ``i``, ``p``. With ``"sum"`` a motion's score is an image term plus
+    an instruction term, so the policy cannot choose between two objects by
+    name when the image alone does not say which one is meant (the paper's
+    failure case (a)); the product term lets the instruction re-weight image
+    features. No new parameters either way.
     """
 
     backbone: str = "ViT-B-32"
@@ -55,8 +70,11 @@ class ModelConfig:
     chunk_size: int = 8
     action_indices: tuple[int, ...] = SEVEN_DOF_INDICES
     head_blocks: int = 2
+    fusion: str = "sum"
 
     def __post_init__(self) -> None:
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {self.fusion!r}; choose from {FUSIONS}")
         if self.variant not in VARIANTS:
             raise ValueError(f"unknown variant {self.variant!r}; choose from {VARIANTS}")
         if "{instruction}" not in self.prompt_template:

@@ -129,6 +129,16 @@ def action_scale_for(vocabulary: Vocabulary, indices: Sequence[int]) -> torch.Te
     return torch.from_numpy(full[list(indices)].copy())
 
 
+def fuse(image_emb: torch.Tensor, prompt_emb: torch.Tensor, fusion: str = "sum") -> torch.Tensor:
+    """``normalize(image + prompt)`` (the paper), or with ``"product"`` plus ``sqrt(D) * i * p`` on unit vectors."""
+    if fusion == "sum":
+        return F.normalize(image_emb + prompt_emb, dim=-1)
+    if fusion == "product":
+        i, p = F.normalize(image_emb, dim=-1), F.normalize(prompt_emb, dim=-1)
+        return F.normalize(i + p + math.sqrt(i.shape[-1]) * i * p, dim=-1)
+    raise ValueError(f"unknown fusion {fusion!r}")
+
+
 class CLIPRT(nn.Module):
     """A CLIP model used as a policy over language motions (and, for ``plus``, continuous chunks).
 
@@ -181,9 +191,9 @@ class CLIPRT(nn.Module):
     def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.clip.encode_text(tokens)
 
-    @staticmethod
-    def context(image_emb: torch.Tensor, prompt_emb: torch.Tensor) -> torch.Tensor:
-        return F.normalize(image_emb + prompt_emb, dim=-1)
+    def context(self, image_emb: torch.Tensor, prompt_emb: torch.Tensor) -> torch.Tensor:
+        """The unit context vector that motions are scored against (``ModelConfig.fusion``)."""
+        return fuse(image_emb, prompt_emb, self.config.fusion)
 
     def motion_embeddings(self, motion_tokens: torch.Tensor) -> torch.Tensor:
         """L2-normalised embeddings of motion token rows (texts or CLIP-RT-Action tokens)."""

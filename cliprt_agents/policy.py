@@ -214,7 +214,7 @@ class CLIPRTPolicy:
     @torch.inference_mode()
     def _logits(self, observation: dict[str, Any]) -> tuple[torch.Tensor, list[str], bool]:
         image, prompt, instructions, single = self._embed(observation)
-        context = self.model.context(image, prompt)  # the one definition of the paper's fusion
+        context = self.model.context(image, prompt)  # the one definition of the fusion (ModelConfig.fusion)
         return self._scale * context @ self._motion_emb.T, instructions, single
 
     # -- Agent protocol ----------------------------------------------------------------------

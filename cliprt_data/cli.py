@@ -130,7 +130,14 @@ def _translator_args(p: argparse.ArgumentParser) -> None:
 def _storage_args(p: argparse.ArgumentParser, append: bool = True) -> None:
     if append:
         p.add_argument("--append", action="store_true", help="add episodes to an existing dataset in --out")
-    p.add_argument("--lossless", action="store_true", help="store raw images instead of JPEG (about 10-20x larger)")
+    enc = p.add_mutually_exclusive_group()
+    enc.add_argument("--lossless", action="store_true", help="always store raw images (default: raw up to 128 px, JPEG above)")
+    enc.add_argument("--jpeg", action="store_true", help="always store JPEG images (10-20x smaller; smears small objects)")
+
+
+def _jpeg_choice(args: argparse.Namespace) -> bool | None:
+    """--lossless -> raw, --jpeg -> JPEG, neither -> decided by image size (StorageConfig)."""
+    return False if args.lossless else (True if args.jpeg else None)
 
 
 def _translator(args: argparse.Namespace, vocabulary: object) -> object:
@@ -165,7 +172,7 @@ def cmd_teleop(args: argparse.Namespace) -> int:
         kwargs["max_episode_steps"] = args.max_steps
     env = gym.make(args.env, **kwargs)
     config = RecorderConfig(
-        storage=StorageConfig(jpeg=not args.lossless), source="teleop", step_kind="teleop", save_on_reset=False
+        storage=StorageConfig(jpeg=_jpeg_choice(args)), source="teleop", step_kind="teleop", save_on_reset=False
     )
     try:
         recorder = DatasetRecorder(env, args.out, append=args.append, config=config)
@@ -206,7 +213,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
         keep_failures=args.keep_failures,
         max_attempts=args.max_attempts,
         append=args.append,
-        jpeg=not args.lossless,
+        jpeg=_jpeg_choice(args),
         default_amount=AMOUNT_CHOICES[args.default_amount],
     )
     try:
@@ -272,7 +279,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         episodes,
         args.out,
         config=config,
-        storage=StorageConfig(jpeg=not args.lossless),
+        storage=StorageConfig(jpeg=_jpeg_choice(args)),
         source_name=name,
         seed=args.seed,
         progress=not args.no_progress,

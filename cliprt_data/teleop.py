@@ -477,7 +477,7 @@ class CollectConfig:
     max_attempts: int | None = None
     max_rephrasings: int = 3
     append: bool = False
-    jpeg: bool = True
+    jpeg: bool | None = None  # None: raw up to 128 px, JPEG above (see StorageConfig)
     default_amount: int | None = None
 
 

@@ -44,6 +44,21 @@ def test_round_trip_gives_identical_scores(make_model, vocabulary, toy_data, tmp
         assert pa.shape == (3, 8, 8)
 
 
+def test_conv_tower_with_product_fusion_round_trips(vocabulary, toy_data, tmp_path):
+    from cliprt_agents.config import TINY_CONV_MODEL, ModelConfig
+    from cliprt_agents.conv_tower import ConvImageTower
+    from cliprt_agents.model import build_model
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(backbone=TINY_CONV_MODEL, fusion="product"), vocabulary).eval()
+    assert isinstance(model.clip.visual, ConvImageTower)
+    save_model(model, tmp_path / "m", vocabulary)
+    loaded, vocab = load_model(tmp_path / "m")
+    assert isinstance(loaded.clip.visual, ConvImageTower) and loaded.config.fusion == "product"
+    obs = _obs(toy_data)
+    assert np.array_equal(CLIPRTPolicy(model, vocabulary).scores(obs), CLIPRTPolicy(loaded, vocab).scores(obs))
+
+
 def test_files_are_safetensors_and_json_only(make_model, vocabulary, tmp_path):
     save_model(make_model(), tmp_path, vocabulary)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors"]

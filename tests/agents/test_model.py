@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from cliprt_agents.config import PROMPT_TEMPLATE, ModelConfig, format_prompt
 from cliprt_agents.data import collator_for
-from cliprt_agents.model import motion_token_rows
+from cliprt_agents.model import fuse, motion_token_rows
 from cliprt_agents.text import action_token_ids, action_token_table, placeholder_position
 
 
@@ -102,3 +102,49 @@ def test_config_validation():
     assert ModelConfig(pretrained="none").pretrained is None
     cfg = ModelConfig(variant="plus", chunk_size=4)
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_fusion_is_validated_and_round_trips():
+    with pytest.raises(ValueError, match="fusion"):
+        ModelConfig(fusion="concat")
+    cfg = ModelConfig(fusion="product")
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    assert ModelConfig.from_dict({"backbone": "ViT-B-32"}).fusion == "sum"  # checkpoints from before the option
+
+
+def test_product_fusion_is_the_context_of_the_model(make_model, vocabulary, toy_data):
+    model = make_model("language", fusion="product")
+    batch = collator_for(model, vocabulary)([toy_data[i] for i in range(4)])
+    with torch.no_grad():
+        out = model(batch["images"], batch["prompt_tokens"], batch["prompt_index"])
+        i = F.normalize(model.clip.encode_image(batch["images"]), dim=-1)
+        p = F.normalize(model.clip.encode_text(batch["prompt_tokens"])[batch["prompt_index"]], dim=-1)
+    expected = F.normalize(i + p + i.shape[-1] ** 0.5 * i * p, dim=-1)
+    assert torch.allclose(out["context"], expected, atol=1e-5)
+
+
+def _fit_xor(fusion: str, steps: int = 400) -> float:
+    """Free image/instruction/motion embeddings fitted to choose 'left' iff image and instruction disagree.
+
+    Two scenes (red object left or right) x two instructions (go to red / blue):
+    the answer depends on both, an XOR.
+    """
+    torch.manual_seed(0)
+    dim = 8
+    images, prompts, motions = (torch.randn(2, dim, requires_grad=True) for _ in range(3))
+    target = torch.tensor([[0, 1], [1, 0]])  # motion index for (scene, instruction)
+    opt = torch.optim.Adam([images, prompts, motions], lr=0.05)
+    for _ in range(steps):
+        ctx = fuse(images[:, None].expand(2, 2, dim), prompts[None].expand(2, 2, dim), fusion)
+        logits = 10 * ctx @ F.normalize(motions, dim=-1).T
+        loss = F.cross_entropy(logits.reshape(4, 2), target.reshape(4))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return float((logits.argmax(-1) == target).float().mean())
+
+
+def test_sum_fusion_cannot_choose_by_name_product_can():
+    """Why ``fusion="product"`` exists: with the paper's sum, scores are additive in image and instruction."""
+    assert _fit_xor("sum") <= 0.75
+    assert _fit_xor("product") == 1.0

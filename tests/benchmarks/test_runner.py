@@ -187,8 +187,11 @@ def test_plot_handles_all_and_nothing(tmp_path):
     """0% and 100% rates put a Wilson bound a rounding error past the rate; the plot must cope."""
     from benchmarks.report import plot_success
 
-    rows = [{"agent": a, "env_id": PICK, "success": ok, "steps": 3, "policy_seconds": 0.1, "env_seconds": 0.1}
-            for a, ok in (("all", True), ("none", False)) for _ in range(10)]
+    rows = [
+        {"agent": a, "env_id": PICK, "success": ok, "steps": 3, "policy_seconds": 0.1, "env_seconds": 0.1}
+        for a, ok in (("all", True), ("none", False))
+        for _ in range(10)
+    ]
     from benchmarks.stats import summarize
 
     plot_success(summarize(rows), tmp_path / "p.png")

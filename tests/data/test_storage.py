@@ -18,6 +18,7 @@ import pytest
 import cliprt_envs  # noqa: F401  (registers the ids)
 from cliprt_data.recorder import DatasetRecorder, RecorderConfig
 from cliprt_data.storage import (
+    JPEG_MIN_SIDE,
     MANIFEST_NAME,
     DatasetCorruptedError,
     DatasetExistsError,
@@ -28,6 +29,7 @@ from cliprt_data.storage import (
     check_dataset,
     open_minari,
     repair_dataset,
+    resolve_jpeg,
 )
 from cliprt_envs.language_env import EnvState, expert_action
 from cliprt_envs.motions import default_vocabulary
@@ -39,7 +41,7 @@ V = default_vocabulary()
 ODD_TEXT = "déplace le bras à gauche ✓, a bit"
 
 
-def record(path: Path, episodes: int, *, seed: int = 0, jpeg: bool = False, append: bool = False, image_size: int = SMALL):
+def record(path: Path, episodes: int, *, seed: int = 0, jpeg: bool | None = False, append: bool = False, image_size: int = SMALL):
     """Record expert episodes; returns what went in (per episode: obs, supervision, motion ids, state flats)."""
     env = gym.make(PICK, image_size=image_size)
     rec = DatasetRecorder(env, path, append=append, config=RecorderConfig(storage=StorageConfig(jpeg=jpeg)))
@@ -124,6 +126,19 @@ def test_jpeg_images_round_trip_closely(tmp_path):
     truth = np.stack([o["image"] for o in log[0]["obs"]]).astype(np.float64)
     assert images.shape == truth.shape and images.dtype == np.uint8
     assert np.abs(images - truth).mean() < 6.0
+
+
+def test_small_images_are_stored_raw_by_default_large_ones_jpeg(tmp_path):
+    """Minari's JPEG smears objects a few pixels wide at 64 px, so small frames stay raw unless asked."""
+    log = record(tmp_path / "auto-v0", 1, jpeg=None)
+    assert not check_dataset(tmp_path / "auto-v0").jpeg
+    with DatasetReader(tmp_path / "auto-v0") as reader:
+        images = reader.episode(0).observations["image"]
+    assert np.array_equal(images, np.stack([o["image"] for o in log[0]["obs"]]))
+    space = gym.spaces.Dict({"image": gym.spaces.Box(0, 255, (JPEG_MIN_SIDE + 1, JPEG_MIN_SIDE + 1, 3), np.uint8)})
+    assert resolve_jpeg(None, space) and not resolve_jpeg(False, space)
+    small = gym.spaces.Dict({"image": gym.spaces.Box(0, 255, (JPEG_MIN_SIDE, JPEG_MIN_SIDE, 3), np.uint8)})
+    assert not resolve_jpeg(None, small) and resolve_jpeg(True, small)
 
 
 def test_append_adds_episodes_and_refuses_other_data(tmp_path):
