@@ -235,7 +235,7 @@ def build_mjcf(spec: SceneSpec) -> str:
                     <inertial pos="0 0 0.05" mass="0.6" diaginertia="0.001 0.001 0.001"/>
                     <geom name="gripper_body" type="box" size="0.05 0.025 0.03" pos="0 0 0.03"
                           rgba="0.25 0.25 0.28 1" contype="1" conaffinity="1"/>
-                    <camera name="wrist" pos="0 -0.06 0.03" xyaxes="-1 0 0 0 -0.6 0.8" fovy="70"/>
+                    <camera name="wrist" pos="0 -0.05 0.065" xyaxes="1 0 0 0 -0.94 0.35" fovy="75"/>
                     <site name="tcp" pos="0 0 {TCP_OFFSET}" size="0.006" rgba="1 0 0 0.5" group="4"/>
                     <body name="left_finger" pos="0 0 0.06" gravcomp="1">
                       <inertial pos="0 0 0.045" mass="0.05" diaginertia="1e-5 1e-5 1e-5"/>

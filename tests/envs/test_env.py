@@ -243,6 +243,13 @@ def test_wrist_camera():
         obs, _ = env.reset(seed=0)
         assert obs["wrist_image"].shape == (SMALL, SMALL, 3)
         assert env.observation_space.contains(obs)
+        # It looks down past the fingers at the table (it once looked up the arm at the empty sky: all black).
+        image = obs["wrist_image"].astype(int)
+        black = (image.max(axis=-1) < 30).mean()
+        table = ((image.min(axis=-1) > 150) & (np.ptp(image, axis=-1) < 40)).mean()
+        assert black < 0.3 and table > 0.3, (black, table)
+        moved, *_ = env.step("move the arm to the left by 5 centimeters")
+        assert np.abs(moved["wrist_image"].astype(int) - image).mean() > 2.0
     finally:
         env.close()
 
