@@ -27,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--seeds", type=int, nargs="+")
     run.add_argument("--num-envs", type=int)
     run.add_argument("--image-size", type=int)
+    run.add_argument("--camera", help="the view agents see, e.g. front, side or wrist in the sim (default: the env's)")
     run.add_argument("--out", type=Path, required=True, help="results folder")
     run.add_argument("--no-resume", action="store_true", help="start over instead of skipping finished episodes")
     run.add_argument("--quiet", action="store_true")
@@ -57,6 +58,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "episodes": args.episodes,
         "num_envs": args.num_envs,
         "image_size": args.image_size,
+        "camera": args.camera,
         "seeds": tuple(args.seeds) if args.seeds else None,
     }
     config = replace(config, **{k: v for k, v in overrides.items() if v is not None})

@@ -34,6 +34,7 @@ class DemoConfig:
     demos_per_task: int = 10
     sta_per_demo: int = 3
     image_size: int = 64
+    camera: str = "front"  # the view every agent sees (and the data records)
     backbone: str = "CLIPRT-Tiny"
     pretrained: str | None = None
     fusion: str = "sum"  # the paper's; "product" can choose objects by name (ModelConfig.fusion)
@@ -106,7 +107,7 @@ def collect(config: DemoConfig) -> dict:
         out = _demo_dir(config, task)
         if out.exists():  # a half-written folder from an interrupted run: collect it again
             shutil.rmtree(out)
-        cfg = CollectConfig(env_id, config.demos_per_task, seed=config.seed, image_size=config.image_size)
+        cfg = CollectConfig(env_id, config.demos_per_task, seed=config.seed, image_size=config.image_size, camera=config.camera)
         reports[task] = collect_demonstrations(cfg, out, progress=True)
     return {"reports": reports}
 
@@ -178,6 +179,7 @@ def train_ppo_baseline(config: DemoConfig) -> dict:
         n_envs=config.num_envs,
         render_size=config.image_size,
         image_size=config.image_size,
+        camera=config.camera,
         seed=config.seed,
     )
     train_ppo(cfg, config.out / "models" / "ppo")
@@ -210,6 +212,7 @@ def bench(config: DemoConfig) -> dict:
         seeds=(EVAL_SEED,),
         num_envs=config.num_envs,
         image_size=config.image_size,
+        camera=config.camera,
     )
     agents = [AgentSpec.parse(s) for s in agent_specs(config)]
     out = config.out / "bench"

@@ -40,6 +40,7 @@ class BenchConfig:
     seeds: tuple[int, ...] = (0,)
     num_envs: int = 2
     image_size: int = 224
+    camera: str | None = None  # the env's default view unless set ("front", "side", "wrist" in the sim)
     max_steps: int | None = None  # default: each env's registered limit
     video_episodes: int = 1  # record this many episodes per (agent, task)
     vector: str = "async"  # "async" (processes) or "sync" (one process)
@@ -88,8 +89,10 @@ class ScheduledEpisodes(gym.Wrapper):
         return obs, info
 
 
-def _make_env(env_id: str, slot: int, image_size: int, max_steps: int | None) -> gym.Env:
+def _make_env(env_id: str, slot: int, image_size: int, max_steps: int | None, camera: str | None = None) -> gym.Env:
     kwargs: dict[str, Any] = {"image_size": image_size}
+    if camera is not None:
+        kwargs["camera"] = camera
     if max_steps is not None:
         kwargs["max_episode_steps"] = max_steps
     return ScheduledEpisodes(gym.make(env_id, **kwargs), slot)
@@ -192,7 +195,7 @@ def run_benchmark(
 
 
 def _make_vector_env(config: BenchConfig, env_id: str, n: int):
-    fns = [partial(_make_env, env_id, i, config.image_size, config.max_steps) for i in range(n)]
+    fns = [partial(_make_env, env_id, i, config.image_size, config.max_steps, config.camera) for i in range(n)]
     if config.vector == "sync" or n == 1:
         return gym.vector.SyncVectorEnv(fns, autoreset_mode="Disabled")
     method = prepare_context(config.start_method)

@@ -7,6 +7,7 @@ A suite is TOML (or JSON) like ``benchmarks/suites/sim.toml``::
     seeds = [0]
     num_envs = 2
     image_size = 224
+    camera = "wrist"             # optional: the view agents see (default: the env's)
 
     [[agents]]
     spec = "random"

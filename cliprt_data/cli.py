@@ -26,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--episodes", type=int, default=10, help="episodes to record (the paper used 10 per skill)")
     _translator_args(p)
     p.add_argument("--image-size", type=int, default=224, help="camera image size in pixels")
+    p.add_argument("--camera", help="sim view to record: front (default), side or wrist")
     p.add_argument("--seed", type=int, default=0, help="seed of the first episode's scene")
     p.add_argument("--max-steps", type=int, default=None, help="step limit per episode (default: the env's)")
     p.add_argument("--view", type=Path, default=None, help="PNG refreshed with the camera image (default: OUT/teleop_view.png)")
@@ -45,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True, help="dataset folder")
     _translator_args(p)
     p.add_argument("--image-size", type=int, default=224, help="camera image size in pixels")
+    p.add_argument("--camera", help="sim view to record: front (default), side or wrist")
     p.add_argument("--seed", type=int, default=0, help="seed of the first scene and of the phrasing")
     p.add_argument("--keep-failures", action="store_true", help="also save episodes where the expert failed")
     p.add_argument("--max-attempts", type=int, default=None, help="episodes to try at most (default 3 x --episodes)")
@@ -167,7 +169,7 @@ def cmd_teleop(args: argparse.Namespace) -> int:
     if args.episodes < 1:
         raise ValueError("--episodes must be >= 1")
     _check_env(args.env)
-    kwargs = {"image_size": args.image_size}
+    kwargs = {"image_size": args.image_size, **({"camera": args.camera} if args.camera else {})}
     if args.max_steps is not None:
         kwargs["max_episode_steps"] = args.max_steps
     env = gym.make(args.env, **kwargs)
@@ -209,6 +211,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
         episodes=args.episodes,
         seed=args.seed,
         image_size=args.image_size,
+        camera=args.camera,
         translator=args.translator,
         keep_failures=args.keep_failures,
         max_attempts=args.max_attempts,

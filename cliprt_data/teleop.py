@@ -472,6 +472,7 @@ class CollectConfig:
     episodes: int
     seed: int = 0
     image_size: int = 224
+    camera: str | None = None  # the sim view to record (default: the env's, "front")
     translator: str = "offline"
     keep_failures: bool = False
     max_attempts: int | None = None
@@ -497,7 +498,7 @@ def collect_demonstrations(
         raise ValueError("--episodes must be >= 1")
     if config.env_id not in gym.registry:
         raise ValueError(f"unknown env {config.env_id!r}; see `cliprt envs`")
-    env = gym.make(config.env_id, image_size=config.image_size)
+    env = gym.make(config.env_id, image_size=config.image_size, **({"camera": config.camera} if config.camera else {}))
     try:
         rec_config = RecorderConfig(
             storage=StorageConfig(jpeg=config.jpeg),

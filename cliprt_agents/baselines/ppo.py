@@ -54,6 +54,7 @@ class PPOConfig:
     n_envs: int = 2
     image_size: int = 64  # what the policy sees
     render_size: int = 64  # what the env renders
+    camera: str | None = None  # the sim view (default: the env's)
     text_dim: int = DEFAULT_DIM
     n_steps: int = 128
     batch_size: int = 128
@@ -65,7 +66,8 @@ class PPOConfig:
 
 def _make(env_id: str, config: PPOConfig):
     def thunk() -> gym.Env:
-        env = gym.make(env_id, image_size=config.render_size, reward_type=config.reward_type)
+        kwargs = {"camera": config.camera} if config.camera else {}
+        env = gym.make(env_id, image_size=config.render_size, reward_type=config.reward_type, **kwargs)
         return VectorObservation(env, config.image_size, config.text_dim)
 
     return thunk

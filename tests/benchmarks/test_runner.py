@@ -112,6 +112,18 @@ def test_reports_and_compare(tmp_path):
         assert "NO (significant)" in text
 
 
+def test_camera_option_reaches_every_env():
+    from benchmarks.runner import _make_env
+
+    for camera, expected in ((None, "front"), ("wrist", "wrist")):
+        env = _make_env(PICK, 0, 32, None, camera)
+        try:
+            cam = env.unwrapped.camera
+            assert cam.model.camera(cam.camera_id).name == expected
+        finally:
+            env.close()
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

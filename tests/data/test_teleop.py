@@ -169,6 +169,18 @@ def test_collect_command_end_to_end(tmp_path, capsys):
     assert main(["collect", "--env", "CLIPRT-UR5Sim-Nope-v0", "--episodes", "1", "--out", str(tmp_path / "x")]) == 2
 
 
+def test_collect_records_the_chosen_camera(tmp_path):
+    """The view is an env kwarg in the metadata, so augmentation re-creates the same camera."""
+    from benchmarks.cli import main
+    from cliprt_data.storage import check_dataset
+
+    out = tmp_path / "wrist-v0"
+    args = ["collect", "--env", PICK, "--episodes", "1", "--out", str(out), "--image-size", str(SMALL), "--no-progress"]
+    assert main([*args, "--camera", "wrist"]) == 0
+    assert check_dataset(out).env_kwargs["camera"] == "wrist"
+    assert main([*args[:6], str(tmp_path / "bad-v0"), *args[7:], "--camera", "ceiling"]) == 2
+
+
 class WrongOnParaphrases:
     """Right on motion texts, wrong (the opposite motion) on anything else: mismatches get counted."""
 
