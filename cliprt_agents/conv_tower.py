@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 
-def _coordinates(x: torch.Tensor) -> torch.Tensor:
+def coordinate_channels(x: torch.Tensor) -> torch.Tensor:
+    """``x`` with two more channels holding each pixel's row and column in [-1, 1] (CoordConv)."""
     n, _, h, w = x.shape
     ys = torch.linspace(-1.0, 1.0, h, device=x.device, dtype=x.dtype).view(1, 1, h, 1).expand(n, 1, h, w)
     xs = torch.linspace(-1.0, 1.0, w, device=x.device, dtype=x.dtype).view(1, 1, 1, w).expand(n, 1, h, w)
@@ -54,7 +55,7 @@ class ConvImageTower(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.stages(_coordinates(x)))
+        return self.head(self.stages(coordinate_channels(x)))
 
     # open_clip calls these on its towers; a from-scratch CNN has nothing to lock or checkpoint
     def lock(self, unlocked_groups: int = 0, freeze_bn_stats: bool = False) -> None:
