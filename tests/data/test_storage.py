@@ -177,7 +177,9 @@ def test_exception_inside_the_loop_loses_only_that_episode(tmp_path):
 
 _CHILD = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
+    # as in a terminal, even when the tests run from a background job (which inherits SIGINT ignored)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import gymnasium as gym
     import cliprt_envs
     from cliprt_envs.language_env import expert_action
@@ -364,9 +366,13 @@ def test_ctrl_c_is_held_back_while_an_episode_is_written():
     from cliprt_data._util import deferred_signals
 
     reached = []
-    with pytest.raises(KeyboardInterrupt):
-        with deferred_signals():
-            os.kill(os.getpid(), signal.SIGINT)
-            reached.append("after the signal")  # still running: the write would finish
-        reached.append("never")
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job inherits SIGINT ignored
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with deferred_signals():
+                os.kill(os.getpid(), signal.SIGINT)
+                reached.append("after the signal")  # still running: the write would finish
+            reached.append("never")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert reached == ["after the signal"]
