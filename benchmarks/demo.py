@@ -16,6 +16,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--episodes", type=int, help="benchmark episodes per task and agent (default 10)")
     p.add_argument("--clip-epochs", type=int, help="CLIP-RT training epochs")
     p.add_argument("--ppo-steps", type=int, help="PPO environment steps")
+    p.add_argument(
+        "--camera", choices=("front", "side", "wrist"), help="the view recorded and seen by every agent (default front)"
+    )
+    p.add_argument("--fusion", choices=("sum", "product"), help="CLIP-RT context: the paper's sum (default) or sum + product")
+    p.add_argument("--model", help="CLIP-RT backbone (default CLIPRT-Tiny; CLIPRT-TinyConv has a CNN image tower)")
     p.set_defaults(func=cmd_demo)
 
 
@@ -38,6 +43,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         ppo_steps=args.ppo_steps,
         tasks=tuple(args.tasks) if args.tasks else None,
         ablations=True if args.ablations else None,
+        camera=args.camera,
+        fusion=args.fusion,
+        backbone=args.model,
     )
     start = time.perf_counter()
     results = run_demo(config)

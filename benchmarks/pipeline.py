@@ -227,6 +227,7 @@ def bench(config: DemoConfig) -> dict:
 def run_demo(config: DemoConfig) -> dict:
     """All stages in order; returns the per-stage results."""
     config.out.mkdir(parents=True, exist_ok=True)
+    check_resumable(config)
     (config.out / "demo_config.json").write_text(json.dumps(asdict(config), indent=2, default=str))
     start = time.perf_counter()
     results = {
@@ -244,6 +245,23 @@ def run_demo(config: DemoConfig) -> dict:
     results["bench"] = _stage(config, "bench_ablations" if config.ablations else "bench", bench, config)
     results["total_seconds_this_run"] = time.perf_counter() - start
     return results
+
+
+def check_resumable(config: DemoConfig) -> None:
+    """Refuse to resume a folder whose finished stages were made with other settings (``ablations`` may change)."""
+    previous_file = config.out / "demo_config.json"
+    if not previous_file.exists():
+        return
+    previous = json.loads(previous_file.read_text())
+    current = json.loads(json.dumps(asdict(config), default=str))
+    defaults = json.loads(json.dumps(asdict(DemoConfig(config.out)), default=str))
+    differ = sorted(k for k in current if k not in ("out", "ablations") and previous.get(k, defaults[k]) != current[k])
+    if differ:
+        changes = ", ".join(f"{k}: {previous.get(k, defaults[k])!r} -> {current[k]!r}" for k in differ)
+        raise ValueError(
+            f"{config.out} holds a demo run made with other settings ({changes}); "
+            "use another --out, or delete the folder to start over"
+        )
 
 
 def with_overrides(config: DemoConfig, **kw: Any) -> DemoConfig:

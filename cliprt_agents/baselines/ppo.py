@@ -47,6 +47,10 @@ class VectorObservation(gym.ObservationWrapper):
         }
 
 
+#: The smallest image SB3's default CNN feature extractor (NatureCNN) accepts.
+MIN_IMAGE_SIZE = 36
+
+
 @dataclass(frozen=True)
 class PPOConfig:
     env_ids: tuple[str, ...]
@@ -62,6 +66,13 @@ class PPOConfig:
     ent_coef: float = 0.01
     seed: int = 0
     reward_type: str = "dense"
+
+    def __post_init__(self) -> None:
+        if self.image_size < MIN_IMAGE_SIZE:
+            raise ValueError(
+                f"PPO's image size must be >= {MIN_IMAGE_SIZE} (SB3's NatureCNN: three convolutions with no padding), "
+                f"got {self.image_size}"
+            )
 
 
 def _make(env_id: str, config: PPOConfig):

@@ -65,3 +65,11 @@ def test_ppo_bad_checkpoint_is_a_clear_error(tmp_path):
 
     with pytest.raises(FileNotFoundError, match="not a PPO checkpoint"):
         PPOAgent(tmp_path)
+
+
+def test_ppo_refuses_images_too_small_for_its_cnn():
+    from cliprt_agents.baselines.ppo import MIN_IMAGE_SIZE, PPOConfig
+
+    with pytest.raises(ValueError, match=f">= {MIN_IMAGE_SIZE}"):
+        PPOConfig(env_ids=("CLIPRT-UR5Sim-Pick-v0",), image_size=32)
+    assert PPOConfig(env_ids=("CLIPRT-UR5Sim-Pick-v0",), image_size=MIN_IMAGE_SIZE).image_size == MIN_IMAGE_SIZE
