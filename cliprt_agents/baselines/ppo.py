@@ -9,6 +9,7 @@ the given tasks (they share observation and action spaces).
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -109,7 +110,9 @@ def train_ppo(config: PPOConfig, out: Path, progress: bool = True) -> Path:
             device="cpu",
             verbose=0,
         )
-        model.learn(total_timesteps=config.total_timesteps, progress_bar=progress and _has_rich())
+        with warnings.catch_warnings():  # SB3's bar is tqdm.rich, which warns that it is experimental
+            warnings.filterwarnings("ignore", message="rich is experimental")
+            model.learn(total_timesteps=config.total_timesteps, progress_bar=progress and _has_rich())
     finally:
         vec.close()
     out = Path(out)
