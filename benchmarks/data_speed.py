@@ -29,22 +29,15 @@ def _record(env_id: str, out: Path, episodes: int, image_size: int, jpeg: bool) 
     import gymnasium as gym
 
     import cliprt_envs  # noqa: F401
+    from benchmarks.experts import expert_episode
     from cliprt_data.recorder import DatasetRecorder, RecorderConfig
     from cliprt_data.storage import StorageConfig, check_dataset
-    from cliprt_envs.language_env import expert_action
 
     env = gym.make(env_id, image_size=image_size)
     rec = DatasetRecorder(env, out, config=RecorderConfig(storage=StorageConfig(jpeg=jpeg)))
-    steps = 0
     start = time.perf_counter()
     try:
-        for ep in range(episodes):
-            rec.reset(seed=ep)
-            done = False
-            while not done:
-                _, _, term, trunc, _ = rec.step(expert_action(rec))
-                steps += 1
-                done = term or trunc
+        steps = sum(expert_episode(rec, ep)[0] for ep in range(episodes))
     finally:
         rec.close()
     seconds = time.perf_counter() - start
@@ -66,19 +59,12 @@ def _plain(env_id: str, episodes: int, image_size: int) -> dict:
     import gymnasium as gym
 
     import cliprt_envs  # noqa: F401
-    from cliprt_envs.language_env import expert_action
+    from benchmarks.experts import expert_episode
 
     env = gym.make(env_id, image_size=image_size)
-    steps = 0
     start = time.perf_counter()
     try:
-        for ep in range(episodes):
-            env.reset(seed=ep)
-            done = False
-            while not done:
-                _, _, term, trunc, _ = env.step(expert_action(env))
-                steps += 1
-                done = term or trunc
+        steps = sum(expert_episode(env, ep)[0] for ep in range(episodes))
     finally:
         env.close()
     seconds = time.perf_counter() - start

@@ -19,6 +19,25 @@ from cliprt_envs.language_env import expert_action
 from cliprt_envs.registry import SIM_TASKS
 
 
+def expert_episode(env: gym.Env, seed: int, frames: list | None = None) -> tuple[int, dict]:
+    """Reset ``env`` with ``seed`` and let the scripted expert act until the episode ends.
+
+    Returns the number of steps and the last info; every observed image is
+    appended to ``frames`` when given. ``env`` may be wrapped (e.g. by a recorder).
+    """
+    obs, info = env.reset(seed=seed)
+    if frames is not None:
+        frames.append(obs["image"])
+    steps, done = 0, False
+    while not done:
+        obs, _, term, trunc, info = env.step(expert_action(env))
+        steps += 1
+        done = term or trunc
+        if frames is not None:
+            frames.append(obs["image"])
+    return steps, info
+
+
 def run_expert(env_id: str, episodes: int, seed: int = 0, video: Path | None = None, image_size: int = 224) -> dict:
     env = gym.make(env_id, image_size=image_size)
     successes, steps, frames = 0, [], []
@@ -26,17 +45,7 @@ def run_expert(env_id: str, episodes: int, seed: int = 0, video: Path | None = N
     total_steps = 0
     try:
         for ep in range(episodes):
-            obs, info = env.reset(seed=seed + ep)
-            if video is not None and ep == 0:
-                frames.append(obs["image"])
-            done = False
-            n = 0
-            while not done:
-                obs, _, term, trunc, info = env.step(expert_action(env))
-                n += 1
-                done = term or trunc
-                if video is not None and ep == 0:
-                    frames.append(obs["image"])
+            n, info = expert_episode(env, seed + ep, frames if video is not None and ep == 0 else None)
             total_steps += n
             if info["is_success"]:
                 successes += 1

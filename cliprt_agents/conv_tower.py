@@ -57,7 +57,8 @@ class ConvImageTower(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.stages(coordinate_channels(x)))
 
-    # open_clip calls these on its towers; a from-scratch CNN has nothing to lock or checkpoint
+    # open_clip calls these on its towers: lock freezes the whole CNN (it has no layer groups to leave
+    # unlocked); gradient checkpointing is not implemented for it, so the switch is ignored
     def lock(self, unlocked_groups: int = 0, freeze_bn_stats: bool = False) -> None:
         for p in self.parameters():
             p.requires_grad = False
