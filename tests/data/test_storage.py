@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import cliprt_envs  # noqa: F401  (registers the ids)
+from benchmarks.experts import expert_episode
 from cliprt_data.recorder import DatasetRecorder, RecorderConfig
 from cliprt_data.storage import (
     JPEG_MIN_SIDE,
@@ -160,11 +161,7 @@ def test_exception_inside_the_loop_loses_only_that_episode(tmp_path):
     path = tmp_path / "exc-v0"
     env = gym.make(PICK, image_size=SMALL)
     with pytest.raises(RuntimeError, match="boom"), DatasetRecorder(env, path) as rec:
-        rec.reset(seed=0)
-        done = False
-        while not done:
-            _, _, term, trunc, _ = rec.step(expert_action(rec))
-            done = term or trunc
+        expert_episode(rec, 0)
         rec.reset(seed=1)
         for _ in range(3):
             rec.step(expert_action(rec))
