@@ -25,8 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True, help="dataset folder (name it <name>-v0 for minari.load_dataset)")
     p.add_argument("--episodes", type=int, default=10, help="episodes to record (the paper used 10 per skill)")
     _translator_args(p)
-    p.add_argument("--image-size", type=int, default=224, help="camera image size in pixels")
-    p.add_argument("--camera", help="sim view to record: front (default), side or wrist")
+    _view_args(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the first episode's scene")
     p.add_argument("--max-steps", type=int, default=None, help="step limit per episode (default: the env's)")
     p.add_argument("--view", type=Path, default=None, help="PNG refreshed with the camera image (default: OUT/teleop_view.png)")
@@ -45,8 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--episodes", type=int, required=True, help="demonstrations to save")
     p.add_argument("--out", type=Path, required=True, help="dataset folder")
     _translator_args(p)
-    p.add_argument("--image-size", type=int, default=224, help="camera image size in pixels")
-    p.add_argument("--camera", help="sim view to record: front (default), side or wrist")
+    _view_args(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the first scene and of the phrasing")
     p.add_argument("--keep-failures", action="store_true", help="also save episodes where the expert failed")
     p.add_argument("--max-attempts", type=int, default=None, help="episodes to try at most (default 3 x --episodes)")
@@ -127,6 +125,11 @@ def _translator_args(p: argparse.ArgumentParser) -> None:
         default="none",
         help="amount used when only a direction is said (offline translator; default: ask 'how far?')",
     )
+
+
+def _view_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--image-size", type=int, default=224, help="camera image size in pixels")
+    p.add_argument("--camera", help="sim view to record: front (default), side or wrist")
 
 
 def _storage_args(p: argparse.ArgumentParser, append: bool = True) -> None:
