@@ -42,7 +42,7 @@ def _record(env_id: str, out: Path, episodes: int, image_size: int, jpeg: bool) 
         rec.close()
     seconds = time.perf_counter() - start
     info = check_dataset(out)
-    episode_bytes = info.main_file.stat().st_size
+    episode_bytes = info.data_bytes  # the episode files and main_data.hdf5
     fixed = sum(f.stat().st_size for f in out.rglob("*.json"))
     return {
         "episode_bytes_per_transition": episode_bytes / info.total_steps,
@@ -128,11 +128,13 @@ def _translate() -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env", default="CLIPRT-UR5Sim-Pick-v0")
-    parser.add_argument("--episodes", type=int, default=10)
-    parser.add_argument("--image-size", type=int, default=224)
-    parser.add_argument("--per-demo", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=Path("runs/data_speed"))
+    parser.add_argument("--env", default="CLIPRT-UR5Sim-Pick-v0", help="sim environment id")
+    parser.add_argument("--episodes", type=int, default=10, help="episodes per measurement (2 is a quick run)")
+    parser.add_argument("--image-size", type=int, default=224, help="camera image size in pixels (64 is a quick run)")
+    parser.add_argument("--per-demo", type=int, default=3, help="STA trajectories per demonstration")
+    parser.add_argument(
+        "--out", type=Path, default=Path("runs/data_speed"), help="folder for the datasets and data_speed.json (replaced)"
+    )
     args = parser.parse_args(argv)
 
     from cliprt_data.augment import STAConfig, augment_dataset

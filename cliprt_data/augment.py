@@ -1,4 +1,4 @@
-"""Stochastic trajectory augmentation (STA, REFERENCE.md section 4).
+"""Stochastic trajectory augmentation (STA; the CLIP-RT paper, Sec. III-C and Appendix E).
 
 For each demonstration, STA produces ``per_demo`` new trajectories that reach
 the same waypoints by other routes, and that show how to come back after a
@@ -32,7 +32,7 @@ goes wrong is re-sampled; a trajectory that still fails, leaves the
 demonstration's path, knocks something or does not succeed at the end is
 dropped and counted by reason.
 
-Details from the authors' early code (REFERENCE.md section 4) that we follow:
+Details from the authors' early code that we follow:
 the split at gripper changes, the last 3 fine actions, per-axis draws from
 the magnitudes below the largest, deviations of minus the fine move on its
 own axis. Our choices where nothing is published: uniform draws among the
@@ -62,6 +62,7 @@ from cliprt_data.storage import (
     StorageConfig,
     build_metadata,
     info_row,
+    same_space,
 )
 from cliprt_envs.motions import POSITION_AXES, Vocabulary
 
@@ -543,7 +544,8 @@ def augment_dataset(
     first = infos[0]
     for info in infos:
         _check_augmentable(info)
-        if info.minari_metadata["observation_space"] != first.minari_metadata["observation_space"] or info.env_id != first.env_id:
+        same = same_space(info.minari_metadata["observation_space"], first.minari_metadata["observation_space"])
+        if not same or info.env_id != first.env_id:
             raise ValueError(
                 f"{info.path} and {first.path} hold different envs or observations; augment them into separate folders"
             )
@@ -579,30 +581,39 @@ def augment_dataset(
             config=StorageConfig(jpeg=first.jpeg),
             env_spec=wrapped.spec,
         )
-        total_demos = sum(i.total_episodes for i in infos)
-        from tqdm.auto import tqdm
+        with writer:  # closing removes the new folder again if no episode got into it (an error, nothing kept)
+            total_demos = sum(i.total_episodes for i in infos)
+            from tqdm.auto import tqdm
 
-        bar = tqdm(total=total_demos, desc="augment", unit="demo", disable=not progress, dynamic_ncols=True)
-        try:
-            for source_number, info in enumerate(infos):
-                with DatasetReader(info.path) as reader:
-                    for index in range(info.total_episodes):
-                        entry = info.episodes[index]
-                        task = str(entry.get("task") or info.metadata.get("task") or "?")
-                        st = stats.setdefault(task, AugmentStats())
-                        if include_demos:
-                            writer.copy_episode(info, index, extra={"copied_from": f"{info.path}#{index}"})
-                        bar.update(1)
-                        if entry.get("source") == "augment" or (config.require_success and not entry.get("success")):
-                            st.demos_skipped += 1
-                            continue
-                        demo = reader.episode(index, images=False)
-                        st.demos += 1
-                        st.demo_transitions += int(demo.labelled.sum())
-                        _augment_one(env, demo, vocab, config, st, writer, info, index, task, source_number)
-                        bar.set_postfix(kept=sum(s.kept for s in stats.values()), dropped=sum(s.dropped for s in stats.values()))
-        finally:
-            bar.close()
+            bar = tqdm(total=total_demos, desc="augment", unit="demo", disable=not progress, dynamic_ncols=True)
+            try:
+                for source_number, info in enumerate(infos):
+                    with DatasetReader(info.path) as reader:
+                        for index in range(info.total_episodes):
+                            entry = info.episodes[index]
+                            task = str(entry.get("task") or info.metadata.get("task") or "?")
+                            st = stats.setdefault(task, AugmentStats())
+                            if include_demos:
+                                writer.copy_episode(info, index, extra={"copied_from": f"{info.path}#{index}"})
+                            bar.update(1)
+                            if entry.get("source") == "augment" or (config.require_success and not entry.get("success")):
+                                st.demos_skipped += 1
+                                continue
+                            demo = reader.episode(index, images=False)
+                            st.demos += 1
+                            st.demo_transitions += int(demo.labelled.sum())
+                            _augment_one(env, demo, vocab, config, st, writer, info, index, task, source_number)
+                            kept = sum(s.kept for s in stats.values())
+                            bar.set_postfix(kept=kept, dropped=sum(s.dropped for s in stats.values()))
+            finally:
+                bar.close()
+            if writer.total_episodes == 0:
+                reasons = Counter()
+                for s in stats.values():
+                    reasons.update(s.drop_reasons)
+                why = f"dropped: {dict(reasons)}" if reasons else "no successful demonstration to augment"
+                copied = "and --no-demos left nothing to copy" if not include_demos else "and the sources hold no episode"
+                raise ValueError(f"no trajectory could be augmented ({why}) {copied}; nothing was saved to {writer.path}")
     finally:
         wrapped.close()
     seconds = time.perf_counter() - start

@@ -1,4 +1,4 @@
-"""Low-level end-effector actions -> language supervision (REFERENCE.md section 2).
+"""Low-level end-effector actions -> language supervision (the CLIP-RT paper, Sec. III-B and Appendix A).
 
 Any dataset of end-effector delta actions (Open X-Embodiment style, LIBERO
 demonstrations, our own continuous recordings) becomes language-motion data:
@@ -169,66 +169,70 @@ def convert_episodes(
     rng = np.random.default_rng(seed)
     writer: DatasetWriter | None = None
     counts = {"episodes": 0, "steps": 0, "labelled": 0, "dropped_small": 0, "gripper_events": 0}
-    for ep in tqdm(episodes, desc="convert", unit="ep", disable=not progress, total=total):
-        images = np.asarray(ep["images"], dtype=np.uint8)
-        acts = np.asarray(ep["actions"])
-        t = acts.shape[0]
-        if t == 0:
-            continue
-        if images.shape[0] == t:
-            images = np.concatenate([images, images[-1:]])
-        if images.shape[0] != t + 1 or images.ndim != 4 or images.shape[-1] != 3:
-            raise ValueError(
-                f"episode {counts['episodes']}: images {images.shape} do not match {t} actions (need (T or T+1, H, W, 3))"
+    try:
+        for ep in tqdm(episodes, desc="convert", unit="ep", disable=not progress, total=total):
+            images = np.asarray(ep["images"], dtype=np.uint8)
+            acts = np.asarray(ep["actions"])
+            t = acts.shape[0]
+            if t == 0:
+                continue
+            if images.shape[0] == t:
+                images = np.concatenate([images, images[-1:]])
+            if images.shape[0] != t + 1 or images.ndim != 4 or images.shape[-1] != 3:
+                raise ValueError(
+                    f"episode {counts['episodes']}: images {images.shape} do not match {t} actions (need (T or T+1, H, W, 3))"
+                )
+            instruction = str(ep.get("instruction", ""))
+            steps = convert_actions(acts, vocab, config, rng)
+            if writer is None:
+                h, w = images.shape[1:3]
+                obs_space = spaces.Dict(
+                    {
+                        "image": spaces.Box(0, 255, shape=(h, w, 3), dtype=np.uint8),
+                        "instruction": spaces.Text(max_length=1024, min_length=0, charset=_CHARSET),
+                    }
+                )
+                act_space = spaces.Box(-np.inf, np.inf, shape=(8,), dtype=np.float32)
+                meta = build_metadata(
+                    source="convert",
+                    vocabulary=vocab,
+                    action_kind="continuous",
+                    extra={"converted_from": source_name, "conversion": {k: v for k, v in config.__dict__.items()}},
+                )
+                writer = DatasetWriter.create(
+                    out, observation_space=obs_space, action_space=act_space, metadata=meta, config=storage or StorageConfig()
+                )
+            builder = EpisodeBuilder({"image": images[0], "instruction": instruction}, info_row(step_kind="reset"))
+            for k, step in enumerate(steps):
+                row = info_row(
+                    supervision=step.supervision,
+                    motion_id=-1 if step.motion_id is None else step.motion_id,
+                    action=step.action,
+                    labelled=step.motion_id is not None,
+                    step_kind="converted",
+                )
+                last = k == t - 1
+                builder.add(
+                    step.action,
+                    0.0,
+                    last and bool(ep.get("success", True)),
+                    last and not ep.get("success", True),
+                    {"image": images[k + 1], "instruction": instruction},
+                    row,
+                )
+                counts["labelled"] += step.motion_id is not None
+                counts["dropped_small"] += step.motion_id is None
+                counts["gripper_events"] += bool(step.action[7] != 0)
+            writer.write_episode(
+                builder,
+                success=bool(ep.get("success", True)),
+                extra={"source": "convert", "converted_from": f"{source_name}#{counts['episodes']}"},
             )
-        instruction = str(ep.get("instruction", ""))
-        steps = convert_actions(acts, vocab, config, rng)
-        if writer is None:
-            h, w = images.shape[1:3]
-            obs_space = spaces.Dict(
-                {
-                    "image": spaces.Box(0, 255, shape=(h, w, 3), dtype=np.uint8),
-                    "instruction": spaces.Text(max_length=1024, min_length=0, charset=_CHARSET),
-                }
-            )
-            act_space = spaces.Box(-np.inf, np.inf, shape=(8,), dtype=np.float32)
-            meta = build_metadata(
-                source="convert",
-                vocabulary=vocab,
-                action_kind="continuous",
-                extra={"converted_from": source_name, "conversion": {k: v for k, v in config.__dict__.items()}},
-            )
-            writer = DatasetWriter.create(
-                out, observation_space=obs_space, action_space=act_space, metadata=meta, config=storage or StorageConfig()
-            )
-        builder = EpisodeBuilder({"image": images[0], "instruction": instruction}, info_row(step_kind="reset"))
-        for k, step in enumerate(steps):
-            row = info_row(
-                supervision=step.supervision,
-                motion_id=-1 if step.motion_id is None else step.motion_id,
-                action=step.action,
-                labelled=step.motion_id is not None,
-                step_kind="converted",
-            )
-            last = k == t - 1
-            builder.add(
-                step.action,
-                0.0,
-                last and bool(ep.get("success", True)),
-                last and not ep.get("success", True),
-                {"image": images[k + 1], "instruction": instruction},
-                row,
-            )
-            counts["labelled"] += step.motion_id is not None
-            counts["dropped_small"] += step.motion_id is None
-            counts["gripper_events"] += bool(step.action[7] != 0)
-        writer.write_episode(
-            builder,
-            success=bool(ep.get("success", True)),
-            extra={"source": "convert", "converted_from": f"{source_name}#{counts['episodes']}"},
-        )
-        counts["episodes"] += 1
-        counts["steps"] += t
+            counts["episodes"] += 1
+            counts["steps"] += t
+    finally:
+        if writer is not None:
+            writer.close()  # removes the new folder again if it got no episode (an error in the first one)
     if writer is None:
         raise ValueError("no episode with at least one action to convert")
     return {**counts, "dataset": str(writer.path)}
@@ -253,7 +257,7 @@ def minari_episodes(
     """
     import minari
 
-    p = Path(path).expanduser()
+    p = Path(path).expanduser().absolute()
     if (p / "data" / "metadata.json").exists():
         ds = minari.MinariDataset(p / "data")
     elif (p / "metadata.json").exists():

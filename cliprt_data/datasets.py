@@ -225,7 +225,7 @@ def _cache_key(info: DatasetInfo) -> str:
         "path": str(info.path.resolve()),
         "steps": info.total_steps,
         "episodes": info.total_episodes,
-        "size": info.main_file.stat().st_size if info.main_file.exists() else 0,
+        "size": info.data_bytes,
     }
     return hashlib.sha1(json.dumps(stamp, sort_keys=True).encode()).hexdigest()[:16]
 

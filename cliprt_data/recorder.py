@@ -49,7 +49,9 @@ class DatasetRecorder(gym.Wrapper):
     """Record every step of ``env`` into the dataset folder ``path``.
 
     ``append=True`` adds to an existing dataset after checking that it holds
-    the same kind of data (observations, actions, env, vocabulary).
+    the same kind of data (observations, actions, env, vocabulary). A new
+    dataset folder that got no episode by :meth:`close` is removed again, so
+    a run that fails early leaves nothing for the next run to refuse.
     """
 
     def __init__(
@@ -148,10 +150,14 @@ class DatasetRecorder(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
     def close(self) -> None:
+        """Close the env; a dataset folder this recorder created but saved no episode into is removed."""
         if self._episode is not None and len(self._episode):
             log.warning("closing with an unfinished episode of %d steps; it was not saved", len(self._episode))
         self._episode = None
-        super().close()
+        try:
+            self.writer.close()
+        finally:
+            super().close()
 
     # -- episode control --------------------------------------------------------
     @property

@@ -2,14 +2,18 @@
 
 Layout of a dataset folder ``DIR`` (Minari's own layout, so ``minari`` opens it)::
 
-    DIR/data/metadata.json       Minari metadata; our metadata under the key "cliprt"
-    DIR/data/main_data.hdf5      Minari episodes: episode_0, episode_1, ...
-    DIR/cliprt_manifest.json     what has been committed (written atomically)
-    DIR/cliprt_spaces.json       a copy of the serialized spaces (for repairs)
+    DIR/data/metadata.json                 Minari metadata; our metadata under the key "cliprt"
+    DIR/data/main_data.hdf5                Minari's episode index: episode_0, episode_1, ... are
+                                           HDF5 external links to the files below
+    DIR/data/episodes/episode_000000.hdf5  one file per episode (group "episode", Minari's layout)
+    DIR/cliprt_manifest.json               what has been committed (written atomically)
+    DIR/cliprt_spaces.json                 a copy of the serialized spaces (for repairs)
 
 Open it with ``minari.MinariDataset("DIR/data")``, or name the folder
 ``<name>-v<N>``, set ``MINARI_DATASETS_PATH`` to its parent and call
-``minari.load_dataset("<name>-v<N>")``.
+``minari.load_dataset("<name>-v<N>")``. HDF5 resolves the links relative to
+``main_data.hdf5``'s folder, so the dataset can be moved or copied whole and
+opened from any working directory.
 
 Per episode of ``N`` steps (Minari's conventions):
 
@@ -20,24 +24,36 @@ Per episode of ``N`` steps (Minari's conventions):
   the step that took action ``t``. So the label of action ``t`` (``supervision``,
   ``motion_id``, 8-D ``action``, ``labelled``, ``step_kind``...) is in row
   ``t + 1``, while ``sim_state`` row ``t`` is the simulator state *at*
-  observation ``t`` (restore it to act again from there). Texts in infos come
-  back from Minari as UTF-8 ``bytes``; :class:`DatasetReader` decodes them.
+  observation ``t`` (restore it to act again from there).
 
-Why a manifest beside Minari's files: Minari appends an episode to one HDF5
-file and then rewrites ``metadata.json`` in place, so a process killed during
-those milliseconds can leave a half-written episode or a torn JSON file. The
-manifest is replaced atomically *after* both, so it always describes the last
-fully written episode; on open we compare it with the HDF5 file and refuse,
-with a message that names ``cliprt dataset repair``, anything that does not
-match. Ctrl-C is held back while an episode is written, so only a hard kill
-or power loss can hit that window.
+Texts in infos (``supervision``, ``step_kind``) come back from Minari as
+UTF-8 ``bytes``: Minari reads infos without a space to tell it they are text,
+and h5py returns HDF5 strings as bytes. :class:`DatasetReader` decodes them;
+for episodes read through ``minari`` use :func:`decode_texts`. Observation
+texts (``instruction``, a ``Text`` space) come back from Minari as ``str``.
+
+Why one file per episode and a manifest: an episode is written into a new
+file, then linked from ``main_data.hdf5``, then ``metadata.json`` and the
+manifest are replaced atomically, all with Ctrl-C held back; the manifest
+therefore always describes the last fully written episode, and on open we
+compare it with the files and refuse, with a message that names ``cliprt
+dataset repair``, anything that does not match. Damage stays local: a file
+cut short (disk full, an interrupted copy) or overwritten loses only the
+episode it holds, and ``main_data.hdf5`` and ``metadata.json`` hold nothing
+that cannot be rebuilt from the manifest, which ``repair`` does. (HDF5 cannot
+reopen a single file cut short, so the older layout, every episode in
+``main_data.hdf5``, lost everything; such datasets are still read, and
+``cliprt dataset repair`` converts them.)
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
 import json
 import math
+import os
 import re
 import shutil
 import time
@@ -49,18 +65,23 @@ from typing import Any
 
 import numpy as np
 
-from cliprt_data._util import atomic_write_json, deferred_signals, fsync_file, package_versions
+from cliprt_data._util import atomic_write_json, deferred_signals, fsync_dir, fsync_file, package_versions
 from cliprt_envs.motions import Vocabulary
 
 DATA_SUBDIR = "data"
+EPISODES_SUBDIR = "episodes"  # inside DATA_SUBDIR
+EPISODE_GROUP = "episode"  # the group of an episode file that main_data.hdf5 links to
 MINARI_METADATA = "metadata.json"
 MINARI_MAIN_FILE = "main_data.hdf5"
 MANIFEST_NAME = "cliprt_manifest.json"
 SPACES_NAME = "cliprt_spaces.json"  # a backup of the serialized spaces, written once
 _SPACE_KEYS = ("observation_space", "action_space")
 FORMAT_NAME = "cliprt-language-motion"
-FORMAT_VERSION = 1
+#: 2: one HDF5 file per episode, linked from main_data.hdf5; 1: every episode inside main_data.hdf5.
+FORMAT_VERSION = 2
+SINGLE_FILE_FORMAT = 1
 ACTION_DIM = 8
+_DAMAGED = ".damaged"  # suffix of files that repair set aside
 
 #: Step kinds written to ``infos["step_kind"]``.
 STEP_KINDS: tuple[str, ...] = (
@@ -304,6 +325,56 @@ def _columns(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 # -- reading -----------------------------------------------------------------
 
 
+def episode_file_name(index: int) -> str:
+    """Where episode ``index`` lives, relative to the data folder: ``episodes/episode_000012.hdf5``."""
+    return f"{EPISODES_SUBDIR}/episode_{index:06d}.hdf5"
+
+
+def space_json(space: Any) -> str:
+    """Minari's serialization of ``space``, without blanks: the smallest text ``minari`` reads back exactly.
+
+    Minari spells out a ``Box``'s bounds element by element, and Gymnasium
+    refuses scalar bounds in their place, so an image space stays one number
+    per pixel and channel (~90 kB at 64 px); leaving out Minari's blanks makes
+    it about 30% smaller than Minari's own file.
+    """
+    from minari.serialization import serialize_space
+
+    return json.dumps(serialize_space(space, to_string=False), separators=(",", ":"))
+
+
+@functools.lru_cache(maxsize=16)
+def _normal_space(text: str) -> str:
+    return json.dumps(json.loads(text), separators=(",", ":"), sort_keys=True)
+
+
+def same_space(a: str, b: str) -> bool:
+    """Whether two serialized spaces describe the same space, whatever blanks their writers used."""
+    return a == b or _normal_space(a) == _normal_space(b)
+
+
+def decode_texts(infos: Mapping[str, Any]) -> dict[str, Any]:
+    """An episode's ``infos`` as read through ``minari``, with byte strings decoded to ``str``.
+
+    Minari returns texts stored in infos as UTF-8 ``bytes`` (see the module
+    docstring); this decodes them, recursing into nested dicts::
+
+        ep = minari.load_dataset("pick-v0")[0]
+        decode_texts(ep.infos)["supervision"][1]  # 'move left a bit'
+    """
+    out: dict[str, Any] = {}
+    for key, value in infos.items():
+        if isinstance(value, Mapping):
+            out[key] = decode_texts(value)
+        elif isinstance(value, np.ndarray) and (
+            value.dtype.kind == "S" or (value.dtype == object and value.size and isinstance(value.flat[0], bytes))
+        ):
+            out[key] = [bytes(v).decode("utf-8") for v in value.ravel()]
+        else:
+            out[key] = value
+    return out
+
+
 @dataclass(frozen=True)
 class DatasetInfo:
     """What a dataset holds, read from its manifest and checked against its files."""
@@ -316,6 +387,7 @@ class DatasetInfo:
     episodes: tuple[dict[str, Any], ...]
     metadata: dict[str, Any]  # the "cliprt" block
     minari_metadata: dict[str, Any] = field(repr=False)
+    format_version: int = FORMAT_VERSION
 
     @property
     def data_path(self) -> Path:
@@ -324,6 +396,25 @@ class DatasetInfo:
     @property
     def main_file(self) -> Path:
         return self.data_path / MINARI_MAIN_FILE
+
+    @property
+    def single_file(self) -> bool:
+        """Written in the older layout, every episode inside ``main_data.hdf5``."""
+        return self.format_version < FORMAT_VERSION
+
+    def episode_file(self, index: int) -> Path:
+        """The HDF5 file that holds episode ``index`` (``main_data.hdf5`` in the single-file layout)."""
+        if self.single_file:
+            return self.main_file
+        return self.data_path / str(self.episodes[index].get("file") or episode_file_name(index))
+
+    @property
+    def data_bytes(self) -> int:
+        """Bytes of episode data on disk: the episode files and ``main_data.hdf5``."""
+        size = self.main_file.stat().st_size if self.main_file.exists() else 0
+        if not self.single_file:
+            size += sum(int(e.get("bytes", 0)) for e in self.episodes)
+        return size
 
     @property
     def env_id(self) -> str | None:
@@ -407,7 +498,12 @@ class Episode:
 
 
 def resolve_dataset_path(path: str | Path) -> Path:
-    """Accept ``DIR`` or ``DIR/data`` (what Minari calls the data path)."""
+    """An absolute path to the dataset folder; accepts ``DIR`` or ``DIR/data`` (what Minari calls the data path).
+
+    Absolute because Minari joins relative paths twice when it measures a
+    dataset, and because a path must keep meaning the same folder if the
+    working directory changes.
+    """
     p = Path(path).expanduser().absolute()
     if p.name == DATA_SUBDIR and (p / MINARI_METADATA).exists() and (p.parent / MANIFEST_NAME).exists():
         return p.parent
@@ -418,7 +514,7 @@ def _read_json(path: Path, what: str, repair_hint: str) -> dict[str, Any]:
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DatasetCorruptedError(f"{what} {path} is damaged ({exc}); {repair_hint}") from None
     if not isinstance(data, dict):
         raise DatasetCorruptedError(f"{what} {path} does not hold a JSON object; {repair_hint}")
@@ -427,9 +523,13 @@ def _read_json(path: Path, what: str, repair_hint: str) -> dict[str, Any]:
 
 def _repair_hint(path: Path) -> str:
     return (
-        "the recorder was probably stopped while it was writing an episode; "
+        "the recorder was probably stopped while it was writing an episode, or a file was cut short; "
         f"run `cliprt dataset repair {path}` to keep every complete episode"
     )
+
+
+def _newer_error(root: Path, version: int) -> DatasetIncompatibleError:
+    return DatasetIncompatibleError(f"{root} was written by a newer cliprt (format {version} > {FORMAT_VERSION}); upgrade cliprt")
 
 
 def check_dataset(path: str | Path, *, deep: bool = True) -> DatasetInfo:
@@ -437,8 +537,8 @@ def check_dataset(path: str | Path, *, deep: bool = True) -> DatasetInfo:
 
     Raises :class:`DatasetNotFoundError` when there is no dataset,
     :class:`DatasetCorruptedError` (naming ``cliprt dataset repair``) when the
-    files are partial or damaged. ``deep`` also checks every episode's arrays
-    have the committed lengths (cheap: HDF5 metadata only).
+    files are partial or damaged. ``deep`` also opens every episode file and
+    checks its arrays have the committed lengths (HDF5 metadata only, cheap).
     """
     root = resolve_dataset_path(path)
     manifest_path = root / MANIFEST_NAME
@@ -460,15 +560,15 @@ def check_dataset(path: str | Path, *, deep: bool = True) -> DatasetInfo:
     manifest = _read_json(manifest_path, "manifest", hint)
     if manifest.get("format") != FORMAT_NAME:
         raise DatasetCorruptedError(f"{manifest_path} is not a {FORMAT_NAME} manifest")
-    if int(manifest.get("format_version", 0)) > FORMAT_VERSION:
-        raise DatasetIncompatibleError(
-            f"{root} was written by a newer cliprt (format {manifest['format_version']} > {FORMAT_VERSION}); upgrade cliprt"
-        )
+    version = int(manifest.get("format_version", SINGLE_FILE_FORMAT))
+    if version > FORMAT_VERSION:
+        raise _newer_error(root, version)
     n_eps = int(manifest["total_episodes"])
     episodes = tuple(manifest.get("episodes", ()))
     if len(episodes) != n_eps:
         raise DatasetCorruptedError(f"{manifest_path} lists {len(episodes)} episodes but says {n_eps}")
-    if not (data / MINARI_METADATA).exists() or not (data / MINARI_MAIN_FILE).exists():
+    main = data / MINARI_MAIN_FILE
+    if not (data / MINARI_METADATA).exists() or not main.exists():
         raise DatasetCorruptedError(f"{data} is missing {MINARI_METADATA} or {MINARI_MAIN_FILE}; {hint}")
     minari_meta = _read_json(data / MINARI_METADATA, "Minari metadata", hint)
     if int(minari_meta.get("total_episodes", -1)) != n_eps:
@@ -476,17 +576,21 @@ def check_dataset(path: str | Path, *, deep: bool = True) -> DatasetInfo:
             f"{data / MINARI_METADATA} counts {minari_meta.get('total_episodes')} episodes, the manifest {n_eps}: "
             f"an episode was not completely written; {hint}"
         )
-    size = (data / MINARI_MAIN_FILE).stat().st_size
+    size = main.stat().st_size
     committed = int(manifest.get("hdf5_size", size))
     if size < committed:
         raise DatasetCorruptedError(
-            f"{data / MINARI_MAIN_FILE} is {size} bytes but {committed} were committed: the file was cut short "
+            f"{main} is {size} bytes but {committed} were committed: the file was cut short "
             f"(disk full, copy interrupted?); {hint}"
         )
     if size > committed:
-        raise DatasetCorruptedError(f"{data / MINARI_MAIN_FILE} holds data of an episode that was not completely written; {hint}")
-    if n_eps and deep:
-        _check_hdf5(data / MINARI_MAIN_FILE, episodes, hint)
+        raise DatasetCorruptedError(f"{main} holds data of an episode that was not completely written; {hint}")
+    if version >= FORMAT_VERSION:
+        _check_episode_sizes(data, episodes, hint)
+        if n_eps and deep:
+            _check_episode_files(data, episodes, hint)
+    elif n_eps and deep:
+        _check_single_file(main, episodes, hint)
     return DatasetInfo(
         path=root,
         dataset_id=str(minari_meta.get("dataset_id", dataset_id_for(root))),
@@ -496,10 +600,64 @@ def check_dataset(path: str | Path, *, deep: bool = True) -> DatasetInfo:
         episodes=episodes,
         metadata=dict(minari_meta.get("cliprt") or manifest.get("metadata") or {}),
         minari_metadata=minari_meta,
+        format_version=version,
     )
 
 
-def _check_hdf5(file: Path, episodes: Sequence[Mapping[str, Any]], hint: str) -> None:
+def _entry_file(data: Path, entry: Mapping[str, Any], index: int) -> Path:
+    return data / str(entry.get("file") or episode_file_name(index))
+
+
+def _check_episode_sizes(data: Path, episodes: Sequence[Mapping[str, Any]], hint: str) -> None:
+    for i, ep in enumerate(episodes):
+        file = _entry_file(data, ep, i)
+        try:
+            size = file.stat().st_size
+        except FileNotFoundError:
+            raise DatasetCorruptedError(f"{file} (episode {i}) is missing; {hint}") from None
+        committed = int(ep.get("bytes", size))
+        if size < committed:
+            raise DatasetCorruptedError(
+                f"{file} (episode {i}) is {size} bytes but {committed} were committed: the file was cut short "
+                f"(disk full, copy interrupted?); {hint}"
+            )
+        if size > committed:
+            raise DatasetCorruptedError(f"{file} (episode {i}) changed after it was committed; {hint}")
+
+
+def _check_episode_files(data: Path, episodes: Sequence[Mapping[str, Any]], hint: str) -> None:
+    """``main_data.hdf5`` links exactly the committed episodes, and each episode file reads."""
+    h5py = _require("h5py")
+    main = data / MINARI_MAIN_FILE
+    try:
+        with h5py.File(main, "r") as f:
+            expected = [f"episode_{i}" for i in range(len(episodes))]
+            extra = sorted(set(f.keys()) - set(expected))
+            if extra:
+                raise DatasetCorruptedError(f"{main} holds {extra[:3]} beyond the {len(episodes)} committed episodes; {hint}")
+            for i, name in enumerate(expected):
+                link = f.get(name, getlink=True)
+                want = str(episodes[i].get("file") or episode_file_name(i))
+                if link is None:
+                    raise DatasetCorruptedError(f"{main} has no {name} although it was committed; {hint}")
+                if not isinstance(link, h5py.ExternalLink) or link.filename != want or link.path != f"/{EPISODE_GROUP}":
+                    raise DatasetCorruptedError(f"{main}: {name} does not link to {want}; {hint}")
+    except DatasetCorruptedError:
+        raise
+    except (OSError, KeyError, RuntimeError, ValueError) as exc:
+        raise DatasetCorruptedError(f"{main} cannot be read ({exc}); {hint}") from None
+    for i, ep in enumerate(episodes):
+        file = _entry_file(data, ep, i)
+        try:
+            with h5py.File(file, "r") as f:
+                _check_group(f[EPISODE_GROUP], int(ep["steps"]), f"episode {i} ({file.name})")
+        except DatasetCorruptedError as exc:
+            raise DatasetCorruptedError(f"{exc}; {hint}") from None
+        except (OSError, KeyError, RuntimeError, ValueError) as exc:
+            raise DatasetCorruptedError(f"{file} (episode {i}) cannot be read ({exc}); {hint}") from None
+
+
+def _check_single_file(file: Path, episodes: Sequence[Mapping[str, Any]], hint: str) -> None:
     h5py = _require("h5py")
     try:
         with h5py.File(file, "r") as f:
@@ -540,11 +698,26 @@ def _check_group(group: Any, steps: int, name: str) -> None:
         visit(group["infos"], "infos")
 
 
+@contextlib.contextmanager
+def _episode_group(info: DatasetInfo, index: int) -> Iterator[Any]:
+    """The HDF5 group of episode ``index``, open for reading, in either layout."""
+    h5py = _require("h5py")
+    if info.single_file:
+        with h5py.File(info.main_file, "r") as f:
+            yield f[f"episode_{index}"]
+    else:
+        with h5py.File(info.episode_file(index), "r") as f:
+            yield f[EPISODE_GROUP]
+
+
 class DatasetReader:
-    """Decoded episodes of one dataset, read with one open HDF5 file.
+    """Decoded episodes of one dataset.
 
     >>> with DatasetReader("runs/pick-v0") as reader:
     ...     ep = reader.episode(0)
+
+    Each episode is read from its own file; datasets of the older single-file
+    layout are read from ``main_data.hdf5``, kept open between episodes.
     """
 
     def __init__(self, path: str | Path, *, deep_check: bool = True) -> None:
@@ -562,7 +735,7 @@ class DatasetReader:
         return self.info.total_episodes
 
     def open(self) -> None:
-        if self._file is None and self.info.total_episodes:
+        if self._file is None and self.info.single_file and self.info.total_episodes:
             h5py = _require("h5py")
             try:
                 self._file = h5py.File(self.info.main_file, "r")
@@ -580,34 +753,40 @@ class DatasetReader:
         """Episode ``index`` with images decoded (skip them with ``images=False``)."""
         if not 0 <= index < self.info.total_episodes:
             raise IndexError(f"episode {index} is out of range 0..{self.info.total_episodes - 1}")
-        self.open()
         try:
-            group = self._file[f"episode_{index}"]
-            obs = {}
-            for key, item in group["observations"].items():
-                if key == "image" and not images:
-                    continue
-                obs[key] = self._decode(item, image=key.endswith("image"))
-            infos = {}
-            if "infos" in group:
-                for key, item in group["infos"].items():
-                    if key == "sim_state" and not states:
-                        continue
-                    infos[key] = self._decode(item)
-            return Episode(
-                index=index,
-                observations=obs,
-                actions=group["actions"][()],
-                rewards=group["rewards"][()],
-                terminations=group["terminations"][()],
-                truncations=group["truncations"][()],
-                infos=infos,
-                meta=dict(self.info.episodes[index]),
-            )
+            if self.info.single_file:
+                self.open()
+                return self._read(self._file[f"episode_{index}"], index, images, states)
+            h5py = _require("h5py")
+            with h5py.File(self.info.episode_file(index), "r") as f:
+                return self._read(f[EPISODE_GROUP], index, images, states)
         except (OSError, KeyError, RuntimeError, ValueError) as exc:
             raise DatasetCorruptedError(
                 f"episode {index} of {self.info.path} cannot be read ({exc}); {_repair_hint(self.info.path)}"
             ) from None
+
+    def _read(self, group: Any, index: int, images: bool, states: bool) -> Episode:
+        obs = {}
+        for key, item in group["observations"].items():
+            if key == "image" and not images:
+                continue
+            obs[key] = self._decode(item, image=key.endswith("image"))
+        infos = {}
+        if "infos" in group:
+            for key, item in group["infos"].items():
+                if key == "sim_state" and not states:
+                    continue
+                infos[key] = self._decode(item)
+        return Episode(
+            index=index,
+            observations=obs,
+            actions=group["actions"][()],
+            rewards=group["rewards"][()],
+            terminations=group["terminations"][()],
+            truncations=group["truncations"][()],
+            infos=infos,
+            meta=dict(self.info.episodes[index]),
+        )
 
     def __iter__(self) -> Iterator[Episode]:
         for i in range(self.info.total_episodes):
@@ -679,13 +858,44 @@ def resolve_jpeg(jpeg: bool | None, observation_space: Any) -> bool:
 
 
 class DatasetWriter:
-    """Appends whole episodes to a dataset folder, one atomic commit per episode."""
+    """Appends whole episodes to a dataset folder, one atomic commit per episode.
 
-    def __init__(self, path: Path, storage: Any, manifest: dict[str, Any]) -> None:
-        self.path = path
-        self._storage = storage
+    Close it (or use it as a context manager) when done: a dataset that this
+    writer created and never committed an episode to is then removed again,
+    so a command that fails before its first episode leaves nothing behind
+    that a second try would refuse. Folders and files that existed before
+    are never removed.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        manifest: dict[str, Any],
+        minari_metadata: dict[str, Any],
+        *,
+        created: Sequence[Path] | None = None,
+    ) -> None:
+        self.path = Path(path)
         self._manifest = manifest
+        self._minari_meta = minari_metadata  # metadata.json as written, spaces included
+        self._created = None if created is None else list(created)  # folders create() made, outermost first
+        self._spaces_cache: dict[str, Any] = {}
         self.seconds_writing = 0.0  # time spent committing episodes (benchmarks report it)
+        self.discarded = False
+
+    def __enter__(self) -> DatasetWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def data_path(self) -> Path:
+        return self.path / DATA_SUBDIR
+
+    @property
+    def main_file(self) -> Path:
+        return self.data_path / MINARI_MAIN_FILE
 
     # -- construction ---------------------------------------------------------
     @classmethod
@@ -702,70 +912,91 @@ class DatasetWriter:
         """Start a new dataset in ``path`` (which must not hold one)."""
         _require("h5py")
         minari = _require("minari")
-        from minari.dataset.minari_storage import MinariStorage
-
-        root = Path(path).expanduser()
+        root = Path(path).expanduser().absolute()
         data = root / DATA_SUBDIR
         if (root / MANIFEST_NAME).exists() or (data / MINARI_METADATA).exists():
-            raise DatasetExistsError(
-                f"{root} already holds a dataset; pass --append to add episodes to it, or choose another --out"
-            )
-        data.mkdir(parents=True, exist_ok=True)
-        spec = None
+            raise DatasetExistsError(_exists_message(root))
+        created = _make_dirs(root)
+        for sub in (data, data / EPISODES_SUBDIR):
+            if not sub.exists():
+                sub.mkdir()
+                created.append(sub)
+        writer = cls(root, {}, {}, created=created)
+        writer._spaces_cache = {"observation_space": observation_space, "action_space": action_space}
+        try:
+            writer._initialize(observation_space, action_space, metadata, config, env_spec, str(minari.__version__))
+        except BaseException:
+            writer._remove_created()
+            raise
+        return writer
+
+    def _initialize(
+        self,
+        observation_space: Any,
+        action_space: Any,
+        metadata: Mapping[str, Any],
+        config: StorageConfig,
+        env_spec: Any,
+        minari_version: str,
+    ) -> None:
+        spaces = {"observation_space": space_json(observation_space), "action_space": space_json(action_space)}
+        dataset_id = dataset_id_for(self.path)
+        # The keys and order of Minari's own metadata.json (MinariStorage.new + update_metadata).
+        meta: dict[str, Any] = {
+            "total_episodes": 0,
+            "total_steps": 0,
+            "data_format": "hdf5",
+            "jpeg_encoding": resolve_jpeg(config.jpeg, observation_space),
+            **spaces,
+        }
         if env_spec is not None:
-            try:
-                env_spec.to_json()
-                spec = env_spec
-            except (TypeError, ValueError):
-                spec = None  # kwargs that JSON cannot hold; the env is described in our metadata instead
-        storage = MinariStorage.new(
-            data,
-            observation_space=observation_space,
-            action_space=action_space,
-            env_spec=spec,
-            data_format="hdf5",
-            jpeg_encoding=resolve_jpeg(config.jpeg, observation_space),
-        )
-        dataset_id = dataset_id_for(root)
-        minari_meta: dict[str, Any] = {
-            "dataset_id": dataset_id,
-            "minari_version": minari.__version__,
-            "algorithm_name": f"cliprt-{metadata.get('source', 'record')}",
-            "description": config.description
+            # kwargs that JSON cannot hold: no env_spec; the env is described in our metadata instead
+            with contextlib.suppress(TypeError, ValueError):
+                meta["env_spec"] = env_spec.to_json()
+        meta.update(
+            dataset_id=dataset_id,
+            minari_version=minari_version,
+            algorithm_name=f"cliprt-{metadata.get('source', 'record')}",
+            description=config.description
             or f"CLIP-RT language-motion episodes ({metadata.get('source', 'recorded')}) "
             f"of {metadata.get('env_id') or 'an external dataset'}",
-            "cliprt": dict(metadata),
-        }
+            cliprt=dict(metadata),
+        )
         if config.author:
-            minari_meta["author"] = {config.author}
-        storage.update_metadata(minari_meta)
-        full = _read_json(data / MINARI_METADATA, "Minari metadata", "")
-        # Minari writes Box bounds element by element (1.4 MB for a 224 px image), so the
-        # spaces are kept once in their own file, not in the manifest rewritten per episode.
-        atomic_write_json(root / SPACES_NAME, _pack_spaces({k: full[k] for k in _SPACE_KEYS}))
+            meta["author"] = [config.author]
+        meta["dataset_size"] = 0.0
+        # The spaces are kept once in their own file too (a repair rebuilds metadata.json from it and the manifest).
+        atomic_write_json(self.path / SPACES_NAME, _pack_spaces(spaces))
+        _write_main(self.main_file, [])
+        atomic_write_json(self.data_path / MINARI_METADATA, meta, indent=None)
         manifest = {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
             "dataset_id": dataset_id,
             "total_episodes": 0,
             "total_steps": 0,
-            "hdf5_size": (data / MINARI_MAIN_FILE).stat().st_size,
+            "hdf5_size": self.main_file.stat().st_size,
             "episodes": [],
             "metadata": dict(metadata),
-            "minari_metadata": {k: v for k, v in full.items() if k not in _SPACE_KEYS},
+            "minari_metadata": _manifest_copy(meta),
         }
-        atomic_write_json(root / MANIFEST_NAME, manifest)
-        return cls(root, storage, manifest)
+        atomic_write_json(self.path / MANIFEST_NAME, manifest)
+        fsync_dir(self.data_path)
+        fsync_dir(self.path)
+        self._manifest, self._minari_meta = manifest, meta
 
     @classmethod
     def append_to(cls, path: str | Path) -> DatasetWriter:
         """Open an existing, consistent dataset to add episodes."""
-        from minari.dataset.minari_storage import MinariStorage
-
         info = check_dataset(path)
+        if info.single_file:
+            raise DatasetIncompatibleError(
+                f"{info.path} has the single-file layout of older cliprt versions; convert it once with "
+                f"`cliprt dataset repair {info.path}` (every episode is kept), then append"
+            )
         manifest = _read_json(info.path / MANIFEST_NAME, "manifest", _repair_hint(info.path))
-        storage = MinariStorage.read(info.data_path)
-        return cls(info.path, storage, manifest)
+        (info.data_path / EPISODES_SUBDIR).mkdir(exist_ok=True)
+        return cls(info.path, manifest, dict(info.minari_metadata))
 
     @classmethod
     def open(
@@ -780,10 +1011,11 @@ class DatasetWriter:
         env_spec: Any = None,
     ) -> DatasetWriter:
         """Create ``path``, or with ``append`` add to it after checking it is compatible."""
-        root = Path(path).expanduser()
+        root = Path(path).expanduser().absolute()
         if append and (root / MANIFEST_NAME).exists():
             writer = cls.append_to(root)
             writer.check_compatible(observation_space, action_space, metadata)
+            writer._spaces_cache = {"observation_space": observation_space, "action_space": action_space}  # the same
             return writer
         return cls.create(
             root,
@@ -796,14 +1028,12 @@ class DatasetWriter:
 
     def check_compatible(self, observation_space: Any, action_space: Any, metadata: Mapping[str, Any]) -> None:
         """Refuse to mix data of another shape, env or vocabulary into this dataset."""
-        from minari.serialization import serialize_space
-
         mm = self._spaces()
         mine = self._manifest["metadata"]
         problems = []
-        if serialize_space(observation_space) != mm["observation_space"]:
+        if not same_space(space_json(observation_space), mm["observation_space"]):
             problems.append("the observations differ (image size or keys)")
-        if serialize_space(action_space) != mm["action_space"]:
+        if not same_space(space_json(action_space), mm["action_space"]):
             problems.append("the action space differs")
         if mine.get("vocabulary", {}).get("texts") != metadata.get("vocabulary", {}).get("texts"):
             problems.append("the motion vocabulary differs")
@@ -844,10 +1074,13 @@ class DatasetWriter:
     ) -> int:
         """Commit one finished episode; returns its index.
 
-        The HDF5 append, the Minari metadata update and the manifest update
-        happen with Ctrl-C held back; the manifest is replaced last and
-        atomically, so it never claims an episode that is not fully on disk.
+        The episode file, its link in ``main_data.hdf5``, ``metadata.json``
+        and the manifest are written in that order with Ctrl-C held back; the
+        manifest is replaced last and atomically, so it never claims an
+        episode that is not fully on disk.
         """
+        if self.discarded:
+            raise RuntimeError(f"the writer of {self.path} was closed and its empty dataset removed")
         if len(episode) == 0:
             raise ValueError("refusing to write an episode with no steps")
         index = self.total_episodes
@@ -869,180 +1102,512 @@ class DatasetWriter:
         }
         if extra:
             entry.update(dict(extra))
-        h5py = _require("h5py")
+        entry["file"] = episode_file_name(index)
         start = time.perf_counter()
         with deferred_signals():
-            self._storage.update_episodes([buffer])
-            # Minari's update_episode_metadata would rewrite metadata.json once more; set the attributes directly.
-            with h5py.File(self.path / DATA_SUBDIR / MINARI_MAIN_FILE, "a") as f:
-                f[f"episode_{index}"].attrs.update(_episode_attrs(entry))
+            entry["bytes"] = self._write_episode_file(entry["file"], buffer, _episode_attrs(entry))
+            self._link(index, entry["file"])
             self._commit(entry)
         self.seconds_writing += time.perf_counter() - start
         return index
 
+    def _write_episode_file(self, name: str, buffer: Any, attrs: Mapping[str, Any]) -> int:
+        """Write one episode into a new file, as Minari writes an episode group; returns its size."""
+        h5py = _require("h5py")
+        # Minari's own encoder, so the bytes are what Minari writes and reads (JPEG frames, UTF-8 strings).
+        from minari.dataset._storages.hdf5_storage import _add_episode_to_group
+
+        path = self.data_path / name
+        path.parent.mkdir(exist_ok=True)
+        spaces = None
+        if self._minari_meta.get("jpeg_encoding", True):
+            spaces = {"observations": self._space("observation_space"), "actions": self._space("action_space")}
+        with h5py.File(path, "w", track_order=True) as f:
+            group = f.create_group(EPISODE_GROUP)
+            group.attrs["id"] = int(buffer.id)
+            if buffer.seed is not None:
+                group.attrs["seed"] = int(buffer.seed)
+            group.attrs["total_steps"] = len(buffer.rewards)
+            group.attrs.update(dict(attrs))
+            episode = {
+                "observations": buffer.observations,
+                "actions": buffer.actions,
+                "rewards": buffer.rewards,
+                "terminations": buffer.terminations,
+                "truncations": buffer.truncations,
+                "infos": buffer.infos,
+            }
+            if spaces is None:
+                _add_episode_to_group(episode, group)
+            else:
+                _add_episode_to_group(episode, group, spaces=spaces)
+        fsync_file(path)  # the data must be on disk before the manifest claims it
+        return path.stat().st_size
+
+    def _link(self, index: int, name: str) -> None:
+        h5py = _require("h5py")
+        with h5py.File(self.main_file, "a") as f:
+            key = f"episode_{index}"
+            if key in f:
+                raise DatasetCorruptedError(f"{self.main_file} already has {key}; {_repair_hint(self.path)}")
+            f[key] = h5py.ExternalLink(name, f"/{EPISODE_GROUP}")
+
+    def _space(self, key: str) -> Any:
+        if key not in self._spaces_cache:
+            from minari.serialization import deserialize_space
+
+            self._spaces_cache[key] = deserialize_space(self._spaces()[key])
+        return self._spaces_cache[key]
+
     def _spaces(self) -> dict[str, Any]:
-        path = self.path / SPACES_NAME
-        if path.exists():
-            return _unpack_spaces(_read_json(path, "spaces", _repair_hint(self.path)))
-        meta = _read_json(self.path / DATA_SUBDIR / MINARI_METADATA, "Minari metadata", _repair_hint(self.path))
-        return {k: meta[k] for k in _SPACE_KEYS}
+        if all(k in self._minari_meta for k in _SPACE_KEYS):
+            return {k: self._minari_meta[k] for k in _SPACE_KEYS}
+        return _read_spaces(self.path)
 
     def copy_episode(self, source: DatasetInfo, index: int, *, extra: Mapping[str, Any] | None = None) -> int:
-        """Copy episode ``index`` of another dataset bit for bit (no image re-encoding)."""
+        """Copy episode ``index`` of another dataset (either layout) bit for bit: no image re-encoding."""
         h5py = _require("h5py")
-        mine = {**self._manifest["minari_metadata"], **self._spaces()}
+        mine = self._spaces()
         theirs = source.minari_metadata
-        if theirs["observation_space"] != mine["observation_space"] or theirs["action_space"] != mine["action_space"]:
+        if not (
+            same_space(theirs["observation_space"], mine["observation_space"])
+            and same_space(theirs["action_space"], mine["action_space"])
+        ):
             raise DatasetIncompatibleError(
                 f"cannot copy from {source.path}: its observations or actions differ from {self.path}'s"
             )
-        if bool(theirs.get("jpeg_encoding", True)) != bool(mine.get("jpeg_encoding", True)):
+        if bool(theirs.get("jpeg_encoding", True)) != bool(self._minari_meta.get("jpeg_encoding", True)):
             raise DatasetIncompatibleError(f"cannot copy from {source.path}: it stores images {'JPEG' if source.jpeg else 'raw'}")
         new = self.total_episodes
-        entry = {**dict(source.episodes[index]), **dict(extra or {}), "index": new}
-        main = self.path / DATA_SUBDIR / MINARI_MAIN_FILE
+        entry = {k: v for k, v in dict(source.episodes[index]).items() if k not in ("file", "bytes")}
+        entry.update({**dict(extra or {}), "index": new, "file": episode_file_name(new)})
+        path = self.data_path / entry["file"]
         with deferred_signals():
-            with h5py.File(source.main_file, "r") as src, h5py.File(main, "a", track_order=True) as dst:
-                name = f"episode_{new}"
-                if name in dst:
-                    raise DatasetCorruptedError(f"{main} already has {name}; {_repair_hint(self.path)}")
-                src.copy(src[f"episode_{index}"], dst, name=name)
-                dst[name].attrs["id"] = new
-                dst[name].attrs.update(_episode_attrs(entry))
-            self._storage.update_metadata(
-                {
-                    "total_episodes": new + 1,
-                    "total_steps": self.total_steps + int(entry["steps"]),
-                    "dataset_size": self._storage.get_size(),
-                }
-            )
+            with _episode_group(source, index) as group, h5py.File(path, "w", track_order=True) as dst:
+                dst.copy(group, dst, name=EPISODE_GROUP)
+                dst[EPISODE_GROUP].attrs["id"] = new
+                dst[EPISODE_GROUP].attrs.update(_episode_attrs(entry))
+            fsync_file(path)
+            entry["bytes"] = path.stat().st_size
+            self._link(new, entry["file"])
             self._commit(entry)
         return new
 
     def _commit(self, entry: dict[str, Any]) -> None:
-        """Record ``entry`` as committed: fsync the data, then replace the manifest atomically."""
-        main = self.path / DATA_SUBDIR / MINARI_MAIN_FILE
-        fsync_file(main)
+        """Record ``entry`` as committed: rewrite metadata.json, then replace the manifest atomically.
+
+        Only the episode file and the manifest are fsynced: ``main_data.hdf5``
+        and ``metadata.json`` can be rebuilt from the manifest (``cliprt
+        dataset repair``), should a power cut leave them behind.
+        """
+        main = self.main_file
         manifest = dict(self._manifest)
         manifest["episodes"] = [*self._manifest["episodes"], entry]
         manifest["total_episodes"] = int(entry["index"]) + 1
         manifest["total_steps"] = self.total_steps + int(entry["steps"])
         manifest["hdf5_size"] = main.stat().st_size
-        manifest["minari_metadata"] = {
-            **self._manifest["minari_metadata"],
+        meta = {
+            **self._minari_meta,
             "total_episodes": manifest["total_episodes"],
             "total_steps": manifest["total_steps"],
+            "dataset_size": _megabytes(manifest["hdf5_size"] + sum(int(e.get("bytes", 0)) for e in manifest["episodes"])),
         }
+        atomic_write_json(self.data_path / MINARI_METADATA, meta, indent=None, durable=False)
+        manifest["minari_metadata"] = _manifest_copy(meta)
         atomic_write_json(self.path / MANIFEST_NAME, manifest)
-        self._manifest = manifest
+        self._manifest, self._minari_meta = manifest, meta
 
     def update_metadata(self, values: Mapping[str, Any]) -> None:
         """Merge ``values`` into the dataset's ``cliprt`` metadata (both copies)."""
         with deferred_signals():
             meta = {**self._manifest["metadata"], **dict(values)}
-            self._storage.update_metadata({"cliprt": meta})
+            minari_meta = {**self._minari_meta, "cliprt": meta}
+            atomic_write_json(self.data_path / MINARI_METADATA, minari_meta, indent=None, durable=False)
             manifest = dict(self._manifest)
             manifest["metadata"] = meta
-            manifest["minari_metadata"] = {**self._manifest["minari_metadata"], "cliprt": meta}
+            manifest["minari_metadata"] = _manifest_copy(minari_meta)
             atomic_write_json(self.path / MANIFEST_NAME, manifest)
-            self._manifest = manifest
+            self._manifest, self._minari_meta = manifest, minari_meta
+
+    # -- closing --------------------------------------------------------------------
+    def close(self) -> None:
+        """Finish writing; a dataset this writer created and committed no episode to is removed again."""
+        if self._created is not None and self.total_episodes == 0 and not self.discarded:
+            self._remove_created()
+
+    def _remove_created(self) -> None:
+        """Remove what :meth:`create` made: the folders it created, or only its own files in folders that existed."""
+        created = self._created or []
+        if self.path in created:
+            shutil.rmtree(self.path, ignore_errors=True)
+        else:
+            for file in (self.path / MANIFEST_NAME, self.path / SPACES_NAME):
+                file.unlink(missing_ok=True)
+            for file in (self.data_path / MINARI_METADATA, self.main_file, self.main_file.with_name(f".{MINARI_MAIN_FILE}.tmp")):
+                file.unlink(missing_ok=True)
+            episodes = self.data_path / EPISODES_SUBDIR
+            if episodes in created:
+                shutil.rmtree(episodes, ignore_errors=True)
+            for folder in (self.data_path,) if self.data_path in created else ():
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+        for folder in reversed(created):  # parents of the dataset folder that --out created; only if still empty
+            if folder not in self.path.parents:
+                continue
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        self.discarded = True
+
+
+def _make_dirs(root: Path) -> list[Path]:
+    """``mkdir -p root``; returns the folders that did not exist, outermost first."""
+    missing = [p for p in (root, *root.parents) if not p.exists()]
+    root.mkdir(parents=True, exist_ok=True)
+    return list(reversed(missing))
+
+
+def _exists_message(root: Path) -> str:
+    manifest = root / MANIFEST_NAME
+    if manifest.exists():
+        with contextlib.suppress(OSError, ValueError, DatasetError):
+            if int(_read_json(manifest, "manifest", "").get("total_episodes", -1)) == 0:
+                return (
+                    f"{root} already holds a dataset with no episode (a recording stopped before its first episode); "
+                    "pass --append to record into it, delete it, or choose another --out"
+                )
+    return f"{root} already holds a dataset; pass --append to add episodes to it, or choose another --out"
+
+
+def _write_main(main: Path, files: Sequence[str]) -> None:
+    """Write ``main_data.hdf5`` anew (atomically): ``episode_i`` links to ``files[i]``, relative to its folder."""
+    h5py = _require("h5py")
+    tmp = main.with_name(f".{main.name}.tmp")
+    with h5py.File(tmp, "w", track_order=True) as f:
+        for i, name in enumerate(files):
+            f[f"episode_{i}"] = h5py.ExternalLink(name, f"/{EPISODE_GROUP}")
+    fsync_file(tmp)
+    os.replace(tmp, main)
+    fsync_dir(main.parent)
+
+
+def _manifest_copy(minari_meta: Mapping[str, Any]) -> dict[str, Any]:
+    """What the manifest keeps of metadata.json: all but the spaces (in their own file) and our block (its "metadata")."""
+    return {k: v for k, v in minari_meta.items() if k not in (*_SPACE_KEYS, "cliprt")}
+
+
+def _megabytes(n_bytes: int) -> float:
+    return round(n_bytes / 1e6, 1)  # Minari's "dataset_size": MB, one decimal
 
 
 # -- repair ---------------------------------------------------------------------
 
 
 def repair_dataset(path: str | Path) -> str:
-    """Bring a dataset back to its last complete episode; returns what was done.
+    """Bring a dataset back to its complete episodes; returns what was done.
 
-    Drops half-written episodes, restores a torn ``metadata.json`` from the
-    manifest's copy, and when the HDF5 file itself is damaged copies every
-    committed episode that still reads into a fresh file (the damaged file is
-    kept beside it as ``main_data.hdf5.damaged``).
+    Keeps every committed episode whose file still reads completely, in
+    order (renumbered when some before it are lost); drops half-written
+    episodes; rebuilds ``main_data.hdf5`` and ``metadata.json`` from the
+    manifest; converts a dataset of the older single-file layout to one file
+    per episode. A damaged episode file is set aside with the suffix
+    ``.damaged``; the only files deleted are those of episodes that were
+    never committed.
     """
-    h5py = _require("h5py")
+    _require("h5py")
     root = resolve_dataset_path(path)
     manifest_path = root / MANIFEST_NAME
     if not manifest_path.exists():
         raise DatasetNotFoundError(f"{root} has no {MANIFEST_NAME}; only datasets written by cliprt can be repaired")
     manifest = _read_json(manifest_path, "manifest", "it cannot be repaired automatically")
+    version = int(manifest.get("format_version", SINGLE_FILE_FORMAT))
+    if version > FORMAT_VERSION:
+        raise _newer_error(root, version)
     data = root / DATA_SUBDIR
     main = data / MINARI_MAIN_FILE
+    committed = [dict(e) for e in manifest.get("episodes", [])]
+    spaces = _read_spaces(root)  # before anything changes: without them metadata.json cannot be rebuilt
     actions: list[str] = []
-    episodes = list(manifest["episodes"])
-    keep = len(episodes)
-    if keep and main.exists():
+    with deferred_signals():
+        (data / EPISODES_SUBDIR).mkdir(parents=True, exist_ok=True)
+        if version < FORMAT_VERSION:
+            kept = _convert_single_file(main, committed, data, actions)
+        else:
+            kept = _readable_episodes(data, committed, actions)
+        _renumber(data, kept, actions)
+        _remove_uncommitted(root, kept, actions)
+        _rebuild_main(main, [str(e["file"]) for e in kept], actions)
+        meta = dict(manifest.get("minari_metadata") or {})
+        meta.update({k: json.dumps(json.loads(v), separators=(",", ":")) for k, v in spaces.items()})
+        meta["cliprt"] = dict(manifest.get("metadata") or meta.get("cliprt") or {})
+        meta["total_episodes"] = len(kept)
+        meta["total_steps"] = int(sum(int(e["steps"]) for e in kept))
+        meta["dataset_size"] = _megabytes(main.stat().st_size + sum(int(e["bytes"]) for e in kept))
+        meta_path = data / MINARI_METADATA
         try:
-            with h5py.File(main, "a") as f:
-                extra = [n for n in f if not n.startswith("episode_") or int(n.split("_")[1]) >= keep]
-                for name in extra:
-                    del f[name]
-                if extra:
-                    actions.append(f"dropped unfinished {', '.join(extra)}")
-                for i, ep in enumerate(episodes):
-                    _check_group(f[f"episode_{i}"], int(ep["steps"]), f"episode_{i}")
-        except (OSError, KeyError, RuntimeError, ValueError, DatasetCorruptedError) as exc:
-            keep = _salvage(main, episodes)
-            actions.append(f"the HDF5 file was damaged ({exc}); kept the first {keep} of {len(episodes)} episodes")
-            episodes = episodes[:keep]
-    elif keep:
-        raise DatasetCorruptedError(f"{main} is missing; the episodes cannot be recovered")
-    elif main.exists() and main.stat().st_size > 0:
-        main.unlink()
-        main.touch()
-        actions.append("cleared a half-written first episode")
-    meta = dict(manifest["minari_metadata"])
-    if not all(k in meta for k in _SPACE_KEYS):
-        spaces_path = root / SPACES_NAME
-        if not spaces_path.exists():
-            raise DatasetCorruptedError(f"{spaces_path} is missing, so metadata.json cannot be rebuilt")
-        meta.update(_unpack_spaces(_read_json(spaces_path, "spaces", "it cannot be repaired automatically")))
-    meta["total_episodes"] = keep
-    meta["total_steps"] = int(sum(int(e["steps"]) for e in episodes))
-    meta_path = data / MINARI_METADATA
-    try:
-        current = _read_json(meta_path, "", "")
-        if current.get("total_episodes") != keep:
-            actions.append("fixed the episode count in metadata.json")
-    except (DatasetCorruptedError, FileNotFoundError):
-        actions.append("restored metadata.json from the manifest")
-    atomic_write_json(meta_path, meta)
-    manifest.update(
-        episodes=episodes,
-        total_episodes=keep,
-        total_steps=meta["total_steps"],
-        hdf5_size=main.stat().st_size if main.exists() else 0,
-        minari_metadata={k: v for k, v in meta.items() if k not in _SPACE_KEYS},
-    )
-    atomic_write_json(manifest_path, manifest)
+            current = _read_json(meta_path, "", "")
+            if current.get("total_episodes") != len(kept):
+                actions.append("fixed the episode count in metadata.json")
+        except (DatasetCorruptedError, FileNotFoundError):
+            actions.append("restored metadata.json from the manifest")
+        atomic_write_json(meta_path, meta, indent=None)
+        manifest.update(
+            format_version=FORMAT_VERSION,
+            episodes=kept,
+            total_episodes=len(kept),
+            total_steps=meta["total_steps"],
+            hdf5_size=main.stat().st_size,
+            minari_metadata=_manifest_copy(meta),
+        )
+        atomic_write_json(manifest_path, manifest)
     check_dataset(root)
     return "; ".join(actions) if actions else "nothing to repair"
 
 
-def _salvage(main: Path, episodes: list[dict[str, Any]]) -> int:
-    """Copy the readable prefix of committed episodes into a fresh file."""
+def _read_spaces(root: Path) -> dict[str, str]:
+    """The serialized spaces: from the spaces backup, else from metadata.json."""
+    path = root / SPACES_NAME
+    if path.exists():
+        with contextlib.suppress(DatasetCorruptedError):
+            spaces = _unpack_spaces(_read_json(path, "spaces", "it cannot be repaired automatically"))
+            if all(k in spaces for k in _SPACE_KEYS):
+                return spaces
+    with contextlib.suppress(DatasetCorruptedError, OSError):
+        meta = _read_json(root / DATA_SUBDIR / MINARI_METADATA, "", "")
+        if all(isinstance(meta.get(k), str) for k in _SPACE_KEYS):
+            return {k: meta[k] for k in _SPACE_KEYS}
+    raise DatasetCorruptedError(
+        f"{path} and {root / DATA_SUBDIR / MINARI_METADATA} are both missing or damaged, so the observation and "
+        "action spaces are lost and the dataset cannot be rebuilt"
+    )
+
+
+def _read_all(group: Any) -> None:
+    """Read every array of an episode group (a damaged chunk raises here, not later in training)."""
     import h5py
 
-    damaged = main.with_name(main.name + ".damaged")
-    shutil.move(main, damaged)
-    kept = 0
+    group.visititems(lambda _name, obj: obj[()] if isinstance(obj, h5py.Dataset) else None)
+
+
+def _episode_problem(file: Path, entry: Mapping[str, Any], index: int) -> str | None:
+    """Why committed episode ``index`` in ``file`` cannot be kept, or None when it reads completely."""
+    h5py = _require("h5py")
+    if not file.exists():
+        return f"{file.name} is missing"
+    size = file.stat().st_size
+    committed = entry.get("bytes")
     try:
-        src = h5py.File(damaged, "r")
-    except OSError as exc:
-        shutil.move(damaged, main)
-        raise DatasetCorruptedError(
-            f"{main} is too damaged to open ({exc}); no episode can be recovered. Restore a backup or record again."
-        ) from None
-    with src, h5py.File(main, "w", track_order=True) as dst:
-        for i, ep in enumerate(episodes):
-            try:
-                group = src[f"episode_{i}"]
-                _check_group(group, int(ep["steps"]), f"episode_{i}")
-                group.visititems(lambda _n, obj: obj[()] if isinstance(obj, h5py.Dataset) else None)
-                src.copy(group, dst, name=f"episode_{i}")
-            except (OSError, KeyError, RuntimeError, ValueError, DatasetCorruptedError):
-                break
-            kept += 1
+        with h5py.File(file, "r") as f:
+            group = f[EPISODE_GROUP]
+            _check_group(group, int(entry["steps"]), f"episode {index}")
+            _read_all(group)
+    except (OSError, KeyError, RuntimeError, ValueError, DatasetCorruptedError) as exc:
+        if committed is not None and size < int(committed):
+            return f"{file.name} was cut short: {size} of {committed} bytes"
+        return f"{file.name} cannot be read: {exc}"
+    return None
+
+
+def _readable_episodes(data: Path, committed: list[dict[str, Any]], actions: list[str]) -> list[dict[str, Any]]:
+    kept = []
+    for i, entry in enumerate(committed):
+        rel = str(entry.get("file") or episode_file_name(i))
+        file = data / rel
+        problem = _episode_problem(file, entry, i)
+        if problem is None:
+            kept.append({**entry, "file": rel, "bytes": file.stat().st_size})
+            continue
+        actions.append(f"episode {i} is lost ({problem})")
+        if file.exists():
+            os.replace(file, file.with_name(file.name + _DAMAGED))
+            actions.append(f"kept the damaged file as {file.name}{_DAMAGED}")
+    if len(kept) < len(committed):
+        actions.append(f"kept {len(kept)} of {len(committed)} episodes")
     return kept
+
+
+def _renumber(data: Path, kept: list[dict[str, Any]], actions: list[str]) -> None:
+    """Give the kept episodes the indices 0..n-1 (file names and ids), in their order.
+
+    Slot ``j`` is free when episode ``i >= j`` moves there: the episode that
+    had it was either lost (its file set aside) or moved to a lower slot
+    before.
+    """
+    h5py = _require("h5py")
+    moved = []
+    for j, entry in enumerate(kept):
+        want = episode_file_name(j)
+        if entry["file"] == want and int(entry.get("index", j)) == j:
+            continue
+        if entry["file"] != want:
+            target = data / want
+            if target.exists():  # never expected; set aside rather than overwrite
+                os.replace(target, target.with_name(target.name + _DAMAGED))
+            os.replace(data / entry["file"], target)
+        with h5py.File(data / want, "a") as f:
+            f[EPISODE_GROUP].attrs["id"] = j
+        moved.append(f"{entry.get('index')}->{j}")
+        entry.update(index=j, file=want, bytes=(data / want).stat().st_size)
+    if moved:
+        actions.append(f"renumbered episodes {', '.join(moved)}")
+
+
+def _remove_uncommitted(root: Path, kept: list[dict[str, Any]], actions: list[str]) -> None:
+    """Delete files of episodes that were never committed, and temporary files of interrupted writes."""
+    data = root / DATA_SUBDIR
+    keep = {str(e["file"]) for e in kept}
+    for file in sorted((data / EPISODES_SUBDIR).glob("episode_*.hdf5")):
+        if f"{EPISODES_SUBDIR}/{file.name}" not in keep:
+            file.unlink()
+            actions.append(f"removed {file.name}, an episode that was not completely written")
+    for folder in (root, data):
+        for tmp in folder.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
+def _rebuild_main(main: Path, files: list[str], actions: list[str]) -> None:
+    """Make ``main_data.hdf5`` link exactly ``files``; rewrite it when it does not."""
+    h5py = _require("h5py")
+    expected = {f"episode_{i}": name for i, name in enumerate(files)}
+    if not main.exists():
+        _write_main(main, files)
+        return
+    try:
+        with h5py.File(main, "r") as f:
+            current: dict[str, str | None] = {}
+            for name in f:
+                link = f.get(name, getlink=True)
+                ok = isinstance(link, h5py.ExternalLink) and link.path == f"/{EPISODE_GROUP}"
+                current[name] = link.filename if ok else None
+    except (OSError, KeyError, RuntimeError, ValueError) as exc:
+        os.replace(main, main.with_name(main.name + _DAMAGED))
+        actions.append(f"{main.name} could not be read ({exc}); rebuilt it from the manifest")
+        _write_main(main, files)
+        return
+    if current == expected:
+        return
+    extra = sorted(set(current) - set(expected), key=lambda n: (len(n), n))
+    _write_main(main, files)
+    actions.append(f"dropped unfinished {', '.join(extra)}" if extra else f"relinked {main.name} to the kept episodes")
+
+
+def _convert_single_file(main: Path, committed: list[dict[str, Any]], data: Path, actions: list[str]) -> list[dict[str, Any]]:
+    """Copy every complete episode of an older single-file dataset into its own file."""
+    h5py = _require("h5py")
+    if not committed:
+        if main.exists() and main.stat().st_size > 0:
+            actions.append("cleared a half-written first episode")
+        main.unlink(missing_ok=True)
+        actions.append("converted the dataset to one file per episode")
+        return []
+    if not main.exists():
+        raise DatasetCorruptedError(f"{main} is missing; the episodes cannot be recovered")
+    src, cut, padded = _open_single_file(main)
+    kept: list[dict[str, Any]] = []
+    try:
+        with src:
+            for i, entry in enumerate(committed):
+                name = f"episode_{i}"
+                try:
+                    group = src[name]
+                    _check_group(group, int(entry["steps"]), name)
+                    _read_all(group)
+                    if cut is not None:
+                        _check_stored_below(group, cut)
+                except (OSError, KeyError, RuntimeError, ValueError, DatasetCorruptedError) as exc:
+                    actions.append(f"episode {i} is lost ({exc})")
+                    continue
+                j = len(kept)
+                rel = episode_file_name(j)
+                with h5py.File(data / rel, "w", track_order=True) as dst:
+                    dst.copy(group, dst, name=EPISODE_GROUP)
+                    dst[EPISODE_GROUP].attrs["id"] = j
+                fsync_file(data / rel)
+                kept.append({**entry, "index": j, "file": rel, "bytes": (data / rel).stat().st_size})
+    finally:
+        if padded is not None:
+            padded.unlink(missing_ok=True)
+    if len(kept) == len(committed) and cut is None:
+        main.unlink()
+    else:
+        os.replace(main, main.with_name(main.name + _DAMAGED))
+        actions.append(
+            f"the single file was damaged; kept {len(kept)} of {len(committed)} episodes "
+            f"(the old file stays as {main.name}{_DAMAGED})"
+        )
+    fsync_dir(data / EPISODES_SUBDIR)
+    actions.append("converted the dataset from the single-file layout to one file per episode")
+    return kept
+
+
+def _open_single_file(main: Path) -> tuple[Any, int | None, Path | None]:
+    """Open an older single-file dataset; a file cut short is opened from a copy padded to its recorded length.
+
+    Returns the open file, the length it was cut to (None when whole) and the padded copy to delete.
+    """
+    h5py = _require("h5py")
+    try:
+        return h5py.File(main, "r"), None, None
+    except OSError as exc:
+        first = exc
+    size = main.stat().st_size
+    eof = _stored_eof(main)
+    if eof is None or eof <= size:
+        raise DatasetCorruptedError(
+            f"{main} is too damaged to open ({first}); no episode can be recovered. Restore a backup or record again."
+        )
+    padded = main.with_name(f".{main.name}.padded")
+    shutil.copyfile(main, padded)
+    with open(padded, "r+b") as f:
+        f.truncate(eof)  # zeros where the lost bytes were; only data stored below the cut is trusted
+    try:
+        return h5py.File(padded, "r"), size, padded
+    except OSError as exc:
+        padded.unlink(missing_ok=True)
+        raise DatasetCorruptedError(
+            f"{main} was cut short at {size} of {eof} bytes and its index is lost ({exc}); no episode can be "
+            "recovered. Restore a backup or record again."
+        ) from None
+
+
+def _stored_eof(path: Path) -> int | None:
+    """The end-of-file address an HDF5 superblock (version 0 to 3, at offset 0) records, or None."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+    if len(head) < 48 or not head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return None
+    version = head[8]
+    if version in (0, 1):
+        size = head[13]
+        at = (24 if version == 0 else 28) + 2 * size  # base address, free-space address, then end of file
+    elif version in (2, 3):
+        size = head[9]
+        at = 12 + 2 * size  # base address, superblock-extension address, then end of file
+    else:
+        return None
+    if size not in (4, 8) or len(head) < at + size:
+        return None
+    return int.from_bytes(head[at : at + size], "little")
+
+
+def _check_stored_below(group: Any, limit: int) -> None:
+    """Raise unless every chunk of every array of ``group`` lies below byte ``limit`` (the cut)."""
+    import h5py
+
+    def check(name: str, obj: Any) -> None:
+        if not isinstance(obj, h5py.Dataset):
+            return
+        dsid = obj.id
+        if dsid.get_create_plist().get_layout() == h5py.h5d.CHUNKED:
+            for k in range(dsid.get_num_chunks()):
+                chunk = dsid.get_chunk_info(k)
+                if chunk.byte_offset + chunk.size > limit:
+                    raise DatasetCorruptedError(f"{name} was stored beyond the cut")
+        else:
+            offset = dsid.get_offset()
+            if offset is not None and offset + dsid.get_storage_size() > limit:
+                raise DatasetCorruptedError(f"{name} was stored beyond the cut")
+
+    group.visititems(check)
 
 
 def _pack_spaces(spaces: Mapping[str, str]) -> dict[str, str]:
@@ -1067,18 +1632,22 @@ def _unpack_spaces(packed: Mapping[str, str]) -> dict[str, str]:
 
 def _episode_attrs(entry: Mapping[str, Any]) -> dict[str, Any]:
     """The per-episode values Minari keeps as HDF5 attributes (plain scalars only)."""
-    return {
-        k: v for k, v in entry.items() if isinstance(v, (str, int, float, bool)) and k not in ("index", "seed", "steps", "id")
-    }
+    skip = ("index", "seed", "steps", "id", "file", "bytes")
+    return {k: v for k, v in entry.items() if isinstance(v, (str, int, float, bool)) and k not in skip}
 
 
 def summarize(info: DatasetInfo) -> str:
     """A few lines describing a dataset (``cliprt dataset info``)."""
     meta = info.metadata
-    size = info.main_file.stat().st_size if info.main_file.exists() else 0
+    size = info.data_bytes
     per_step = size / info.total_steps if info.total_steps else math.nan
     successes = sum(bool(e.get("success")) for e in info.episodes)
     kinds = Counter(str(e.get("source", meta.get("source"))) for e in info.episodes)
+    layout = (
+        f"single file (older cliprt; `cliprt dataset repair {info.path}` converts it)"
+        if info.single_file
+        else "one HDF5 file per episode, linked from data/main_data.hdf5"
+    )
     lines = [
         f"dataset     {info.path}  (Minari id {info.dataset_id})",
         f"env         {info.env_id or '-'}  {info.env_kwargs or ''}",
@@ -1087,5 +1656,6 @@ def summarize(info: DatasetInfo) -> str:
         f"steps       {info.total_steps} ({info.labelled_steps} labelled)",
         f"images      {'JPEG' if info.jpeg else 'raw'}; {size / 1e6:.1f} MB, {per_step / 1e3:.1f} kB per step",
         f"sim states  {'yes' if info.has_sim_state else 'no'}",
+        f"files       {layout}",
     ]
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""Language-based teleoperation (REFERENCE.md section 5) and scripted collection.
+"""Language-based teleoperation (the CLIP-RT paper, Sec. III-C and Appendix C) and scripted collection.
 
 A :class:`TeleopSession` runs one episode at a time: the user gives the task
 instruction, then at every step sees the camera image and types free
@@ -29,7 +29,14 @@ import numpy as np
 
 from cliprt_data.recorder import DatasetRecorder
 from cliprt_data.translate import Translation, Translator, validated
-from cliprt_envs.motions import AMOUNT_WORDS, Vocabulary, amount_rank, normalize_text, random_paraphrase
+from cliprt_envs.motions import (
+    AMOUNT_WORDS,
+    Vocabulary,
+    amount_rank,
+    default_vocabulary,
+    normalize_text,
+    random_paraphrase,
+)
 
 #: What a user can type instead of supervision (all case-insensitive).
 COMMANDS: dict[str, str] = {
@@ -500,6 +507,14 @@ def collect_demonstrations(
         raise ValueError(f"unknown env {config.env_id!r}; see `cliprt envs`")
     env = gym.make(config.env_id, image_size=config.image_size, **({"camera": config.camera} if config.camera else {}))
     try:
+        # The translator first: a bad --translator setting fails before anything is written.
+        vocab = getattr(env.unwrapped, "vocabulary", None) or default_vocabulary()
+        if translator is not None:
+            tr = translator
+        elif config.translator == "offline":
+            tr = make_translator("offline", vocab, default_amount=config.default_amount)
+        else:
+            tr = make_translator(config.translator, vocab)
         rec_config = RecorderConfig(
             storage=StorageConfig(jpeg=config.jpeg),
             source="collect",
@@ -512,12 +527,6 @@ def collect_demonstrations(
         env.close()
         raise
     vocab = recorder.vocabulary
-    if translator is not None:
-        tr = translator
-    elif config.translator == "offline":
-        tr = make_translator("offline", vocab, default_amount=config.default_amount)
-    else:
-        tr = make_translator(config.translator, vocab)
     rng = np.random.default_rng(config.seed)
     user = ScriptedUser(env, vocab, rng, max_rephrasings=config.max_rephrasings)
     session = TeleopSession(recorder, tr, user, TeleopConfig(step_kind="collect"))
@@ -549,10 +558,12 @@ def collect_demonstrations(
         "steps": steps,
         "seconds": seconds,
         "steps_per_second": steps / seconds if seconds > 0 else 0.0,
-        "translator": getattr(tr, "source", type(tr).__name__),
+        # the name the user chose (--translator offline / llm), or what a given translator calls itself
+        "translator": config.translator if translator is None else getattr(tr, "source", type(tr).__name__),
         "translation": user.stats.as_dict(),
     }
-    atomic_write_json(Path(recorder.path) / "collect_report.json", report)
+    if not recorder.writer.discarded:  # nothing saved into a new folder: the folder is gone
+        atomic_write_json(Path(recorder.path) / "collect_report.json", report)
     return report
 
 

@@ -9,8 +9,8 @@ Two implementations behind one small interface (:class:`Translator`):
   nearest magnitude of whatever vocabulary it is given, with the same
   right-inclusive midpoint bins as :meth:`Vocabulary.nearest`.
 - :class:`LLMTranslator` asks any OpenAI-compatible chat endpoint, with a
-  prompt that lists the vocabulary and in-context examples (REFERENCE.md
-  section 5: the paper used an LLM; its prompt is not published).
+  prompt that lists the vocabulary and in-context examples (the CLIP-RT
+  paper used an LLM, Appendix C; its prompt is not published).
 
 Every answer goes through :func:`validated` before anything moves: a
 translation either names a motion of the vocabulary, or it carries a message

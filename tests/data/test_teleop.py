@@ -224,6 +224,7 @@ def test_scripted_user_gives_up_on_a_translator_that_understands_nothing(tmp_pat
         collect_demonstrations(
             CollectConfig(PICK, episodes=1, image_size=SMALL), tmp_path / "deaf-v0", progress=False, translator=Deaf()
         )
+    assert not (tmp_path / "deaf-v0").exists()  # no empty dataset left for the next try to refuse
 
 
 def test_commands_are_recognised():
