@@ -66,6 +66,26 @@ class DemoConfig:
             ablations=True,
         )
 
+    @classmethod
+    def smoke(cls, out: Path) -> DemoConfig:
+        """Every stage at a tiny scale, to check that the whole job runs (about a minute on 2 CPU cores).
+
+        Two tasks, 3 demonstrations each, a few training steps and 2 benchmark
+        episodes per task and agent: its success rates mean nothing.
+        """
+        return cls(
+            out,
+            tasks=("PointTo", "Pick"),
+            demos_per_task=3,
+            sta_per_demo=1,
+            clip_epochs=2,
+            clip_batch_size=16,
+            bc_epochs=2,
+            ppo_steps=256,
+            eval_episodes=2,
+            num_envs=2,
+        )
+
     @property
     def env_ids(self) -> tuple[str, ...]:
         from cliprt_envs.registry import sim_task_entry
@@ -137,23 +157,38 @@ def _dataset(config: DemoConfig, augmented: bool):
 
 def train_clip_rt(config: DemoConfig, name: str, augmented: bool, variant: str = "language") -> dict:
     from cliprt_agents.config import ModelConfig, TrainConfig
+    from cliprt_agents.data import split_by_episode
     from cliprt_agents.train import train
 
     dataset = _dataset(config, augmented)
     model_cfg = ModelConfig(backbone=config.backbone, pretrained=config.pretrained, variant=variant, fusion=config.fusion)
-    steps_per_epoch = max(1, len(dataset) // config.clip_batch_size)
+    # With few demonstrations the training split can be smaller than one batch: take it all as the batch.
+    val_fraction = TrainConfig.val_fraction
+    n_train = len(split_by_episode(dataset, val_fraction, config.seed)[0])
+    batch_size = min(config.clip_batch_size, n_train)
+    if batch_size < 2:
+        raise ValueError(
+            f"{name} has {n_train} training sample(s), too few to train on (its loss compares samples within a batch); "
+            f"run with more --demos (now {config.demos_per_task})"
+        )
+    steps_per_epoch = max(1, n_train // batch_size)
     train_cfg = TrainConfig(
         epochs=config.clip_epochs,
-        batch_size=config.clip_batch_size,
+        batch_size=batch_size,
         lr=config.clip_lr,
         warmup_steps=min(100, steps_per_epoch),
+        val_fraction=val_fraction,
         val_every=steps_per_epoch * 5,
         checkpoint_every=steps_per_epoch * 2,
         num_workers=0,
         seed=config.seed,
     )
     result = train(model_cfg, train_cfg, dataset, config.out / "models" / name)
-    return {"samples": len(dataset), "result": asdict(result) if hasattr(result, "__dataclass_fields__") else str(result)}
+    return {
+        "samples": len(dataset),
+        "batch_size": batch_size,
+        "result": asdict(result) if hasattr(result, "__dataclass_fields__") else str(result),
+    }
 
 
 def train_bc_baseline(config: DemoConfig) -> dict:

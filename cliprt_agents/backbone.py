@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from cliprt_agents.config import TINY_CONV_MODEL, TINY_MODEL
-from cliprt_agents.errors import MissingDependencyError, PretrainedWeightsUnavailableError
+from cliprt_agents.errors import MissingDependencyError, PretrainedWeightsUnavailableError, WeightsFileError
 
 log = logging.getLogger(__name__)
 
@@ -250,13 +250,20 @@ def create_clip(model_name: str, pretrained: str | None, *, image_size: int | No
                 UserWarning,
                 stacklevel=2,
             )
+    local_file = weights.source is not None and os.path.isfile(weights.source)
+    if local_file:
+        check_weights_file(weights.source, model_name)
     try:
         with _quiet_random_init(weights.source is None):
             model = open_clip.create_model(model_name, pretrained=weights.source, **kwargs)
-    except RuntimeError as exc:
-        if "not found in built-ins" in str(exc):
+    except Exception as exc:
+        if isinstance(exc, RuntimeError) and "not found in built-ins" in str(exc):
             raise ValueError(
                 f"unknown open_clip model {model_name!r}; see open_clip.list_models() (or use {TINY_MODEL!r} for CPU tests)"
+            ) from None
+        if local_file:
+            raise WeightsFileError(
+                f"pretrained weights {weights.source!r} cannot be loaded into {model_name} ({_load_failure(exc)}); {_WEIGHTS_FIX}"
             ) from None
         raise
     preprocess = dict(getattr(model.visual, "preprocess_cfg", {}) or {})
@@ -266,6 +273,52 @@ def create_clip(model_name: str, pretrained: str | None, *, image_size: int | No
         size = image_size or int(TINY_MODEL_CONFIG["vision_cfg"]["image_size"])
         model.visual = ConvImageTower(int(TINY_MODEL_CONFIG["embed_dim"]), size, preprocess_cfg=preprocess)
     return model, preprocess
+
+
+_WEIGHTS_FIX = (
+    "pass an open_clip weights file (.bin, .pt or .safetensors) made for this model, an open_clip tag, or none for random weights"
+)
+
+#: How a weights file starts: a zip archive (torch.save since 1.6, TorchScript), a pickle (older torch.save).
+_TORCH_MAGIC = (b"PK\x03\x04", b"\x80")
+
+
+def check_weights_file(path: str, model_name: str = "the model") -> None:
+    """Fail with a clear message unless ``path`` looks like a torch or safetensors weights file.
+
+    A text file or random bytes otherwise fail deep inside ``torch.load``
+    (IndexError, KeyError, UnpicklingError...) with nothing saying what to do.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError as exc:
+        raise WeightsFileError(f"pretrained weights {path!r} cannot be read ({exc.strerror}); {_WEIGHTS_FIX}") from None
+    if _is_safetensors(path, head) or head.startswith(_TORCH_MAGIC):
+        return
+    if not head:
+        why = "is empty"
+    elif all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+        why = "is a text file, not a torch checkpoint or a safetensors file"
+    else:
+        why = "is neither a torch checkpoint nor a safetensors file"
+    raise WeightsFileError(f"pretrained weights {path!r} for {model_name} {why}; {_WEIGHTS_FIX}")
+
+
+def _is_safetensors(path: str, head: bytes) -> bool:
+    """A safetensors file: an 8-byte little-endian header length, then a JSON object that fits in the file."""
+    if len(head) < 9 or head[8:9] != b"{":
+        return False
+    size = int.from_bytes(head[:8], "little")
+    return 0 < size <= os.path.getsize(path) - 8
+
+
+def _load_failure(exc: BaseException) -> str:
+    """Why open_clip could not load a weights file, in a few words."""
+    if isinstance(exc, RuntimeError) and "state_dict" in str(exc):
+        first = str(exc).strip().splitlines()[0]
+        return f"its tensors do not fit this architecture: {first[:120]}"
+    return f"torch cannot read it: {type(exc).__name__}"
 
 
 class _DropRandomInitWarning(logging.Filter):

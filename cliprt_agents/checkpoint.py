@@ -198,9 +198,11 @@ def load_model(
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    from cliprt_agents.devices import resolve_device
     from cliprt_agents.model import build_model
     from cliprt_agents.preprocess import PreprocessSpec
 
+    device = resolve_device(device)  # before any work: a missing GPU is reported as such
     model_dir = resolve_model_dir(path)
     data = read_config(model_dir)
     try:

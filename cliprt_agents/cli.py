@@ -16,6 +16,16 @@ from pathlib import Path
 from typing import Any
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends an option's default to its help once: not when the help already names it, nor when there is none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default is None or action.default is False or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
@@ -25,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "scripted-expert rollouts of sim tasks (--collect-sim), or a toy set (--synthetic). "
             "Rerun the same command to resume after a crash; wrap it in `torchrun --nproc_per_node=N` for DDP."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     src = p.add_argument_group("data (choose one)")
     excl = src.add_mutually_exclusive_group(required=True)
@@ -72,12 +82,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     t = p.add_argument_group("training")
     t.add_argument("--out", type=Path, required=True, help="run directory (checkpoints, metrics, final model)")
-    t.add_argument("--epochs", type=int, default=100)
+    t.add_argument("--epochs", type=int, default=100, help="passes over the training set (see also --max-steps)")
     t.add_argument("--max-steps", type=int, help="stop after this many optimiser steps (overrides --epochs)")
     t.add_argument("--batch-size", type=int, default=16, help="global batch size (split over torchrun processes)")
     t.add_argument("--lr", type=float, default=5e-6, help="peak learning rate (paper: 5e-6 fine-tuning; ~5e-4 from scratch)")
     t.add_argument("--warmup", type=int, default=100, help="warm-up steps")
-    t.add_argument("--weight-decay", type=float, default=0.1)
+    t.add_argument(
+        "--weight-decay", type=float, default=0.1, help="AdamW weight decay (not applied to gains, biases or the logit scale)"
+    )
     t.add_argument("--grad-clip", type=float, default=1.0, help="max gradient norm (0: off)")
     t.add_argument(
         "--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto", help="auto: bf16 on GPUs, fp32 on CPUs"
@@ -88,8 +100,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--val-every", type=int, default=200, help="validate every N steps")
     t.add_argument("--checkpoint-every", type=int, default=200, help="write a resumable checkpoint every N steps")
     t.add_argument("--keep", type=int, default=2, help="resumable checkpoints to keep")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    t.add_argument("--seed", type=int, default=0, help="random seed: weights, shuffling, the validation split, --synthetic data")
+    t.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, or auto (cuda when torch sees a GPU, else cpu)")
     t.add_argument(
         "--threads",
         type=int,
@@ -154,19 +166,40 @@ def _configs(args: argparse.Namespace) -> tuple[Any, Any]:
     return model_config, train_config
 
 
+#: Seconds a torchrun rank other than 0 waits, after an error, for rank 0 to report the same error.
+RANK_ERROR_GRACE_S = 10.0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    import os
+    import time
+
     from cliprt_agents.errors import MissingDependencyError
 
     try:
-        return _train(args)
-    except MissingDependencyError as exc:
-        raise ValueError(str(exc)) from None
+        try:
+            return _train(args)
+        except MissingDependencyError as exc:
+            raise ValueError(str(exc)) from None
+    except (ValueError, FileNotFoundError) as exc:
+        # Under torchrun every process meets the same bad option or missing file. Rank 0 says it once
+        # (cliprt's entry point prints it) and exits, and torchrun then stops the others while they
+        # wait; an error that only another rank met is printed by that rank after the wait.
+        rank = int(os.environ.get("RANK", "0"))
+        if rank == 0:
+            raise
+        time.sleep(RANK_ERROR_GRACE_S)
+        print(f"cliprt train: error (rank {rank}): {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
 
 
 def _train(args: argparse.Namespace) -> int:
     import os
 
+    from cliprt_agents.devices import resolve_device
+
     model_config, train_config = _configs(args)
+    resolve_device(args.device, fix="--device cpu")  # before collecting data or building the model
     if args.threads is not None:
         if args.threads < 1:
             raise ValueError("--threads must be >= 1")

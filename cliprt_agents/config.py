@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-#: The prompt appended to every instruction (REFERENCE.md section 3).
+#: The prompt around every instruction (the CLIP-RT paper's).
 PROMPT_TEMPLATE = "what motion should the robot arm perform to complete the instruction '{instruction}'?"
 
 #: Model variants: CLIP-RT scores motion *texts*; CLIP-RT-Action scores one
@@ -115,7 +115,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train (REFERENCE.md section 3; defaults are the paper's in-domain fine-tuning).
+    """How to train (defaults: the CLIP-RT paper's in-domain fine-tuning).
 
     ``batch_size`` is the *global* batch: under ``torchrun`` each of N
     processes takes ``batch_size / N`` samples, so the same command gives the

@@ -21,3 +21,11 @@ class PretrainedWeightsUnavailableError(FileNotFoundError):
 
 class MissingDependencyError(ImportError):
     """An optional dependency (an extra) is not installed."""
+
+
+class DeviceUnavailableError(ValueError):
+    """A torch device (e.g. "cuda") that this machine or this torch build does not have."""
+
+
+class WeightsFileError(ValueError):
+    """A local pretrained-weights file that is not open_clip weights for the model asked for."""

@@ -1,6 +1,6 @@
 """Contrastive imitation learning (CIL) and CLIP-RT+'s chunk regression loss.
 
-CIL (REFERENCE.md section 3): binary cross-entropy with logits over the
+CIL (as in the CLIP-RT paper): binary cross-entropy with logits over the
 ``B x B`` matrix ``exp(t) * c @ z.T``, label 1 where ``i == j`` or the two
 samples share a low-level action (here: the same motion id), averaged over
 all ``B * B`` entries.

@@ -1,6 +1,6 @@
 """CLIP-RT, CLIP-RT-Action and CLIP-RT+ on top of any open_clip model.
 
-CLIP-RT adds no parameters to CLIP (REFERENCE.md section 3)::
+CLIP-RT adds no parameters to CLIP (as in the CLIP-RT paper)::
 
     c = normalize(f(image) + g(prompt(instruction)))     context
     z = normalize(g(motion text))                        one per motion

@@ -9,7 +9,7 @@ matmul.
 
 Scores are ``sigmoid(logits)``: the model is trained with a per-pair
 binary cross-entropy, so each is that motion's own probability of being
-right. Collaboration (REFERENCE.md section 6):
+right. Collaboration with people and other models (as in the CLIP-RT paper):
 
 * an external *scorer* (a VLM, a rule) returns per-motion factors that
   multiply the scores before the choice;
@@ -119,8 +119,10 @@ class CLIPRTPolicy:
             raise ValueError("temperature must be > 0")
         if precision not in ("fp32", "bf16", "fp16"):
             raise ValueError("precision must be fp32, bf16 or fp16")
+        from cliprt_agents.devices import resolve_device
+
         self.model = model
-        self.device = torch.device(device) if device is not None else next(model.parameters()).device
+        self.device = resolve_device(device) if device is not None else next(model.parameters()).device
         self.model.to(self.device).eval()
         self.selection = selection
         self.temperature = temperature

@@ -46,7 +46,7 @@ class MotionScorer(Protocol):
 
     Returns factors ``(N,)`` or ``(B, N)``, >= 0: above 1 boosts a motion,
     below 1 penalises it; the policy multiplies its scores by them before
-    choosing (REFERENCE.md section 6).
+    choosing (collaboration, as in the CLIP-RT paper).
     """
 
     def __call__(self, observation: dict[str, Any], vocabulary: Vocabulary, scores: np.ndarray) -> Any: ...

@@ -6,7 +6,7 @@ is split evenly over ranks, features are gathered so the loss sees the whole
 global batch (see :mod:`cliprt_agents.losses`), and only rank 0 writes files
 and shows progress.
 
-Optimisation follows REFERENCE.md section 3: AdamW (0.9, 0.98, eps 1e-6),
+Optimisation follows the CLIP-RT paper (CLIP's recipe): AdamW (0.9, 0.98, eps 1e-6),
 weight decay 0.1 except gains, biases and the logit scale, linear warm-up
 then cosine decay, gradient clipping, mixed precision on GPUs, the logit scale
 clamped to ln 100 after every step. Checkpoints (safetensors + JSON, no
@@ -49,6 +49,7 @@ from cliprt_agents.checkpoint import (
 )
 from cliprt_agents.config import ModelConfig, TrainConfig
 from cliprt_agents.data import collator_for, split_by_episode, worker_init
+from cliprt_agents.devices import resolve_device
 from cliprt_agents.losses import cil_logits, cil_loss, global_chunk_l1_loss, global_cil_loss
 from cliprt_agents.model import CLIPRT, MAX_LOGIT_SCALE, build_model, motion_token_rows
 from cliprt_agents.preprocess import PreprocessSpec
@@ -73,19 +74,18 @@ class DistributedContext:
 def init_distributed(device: str | torch.device | None = None) -> DistributedContext:
     """Join torchrun's process group (if any) and pick this process's device.
 
-    ``device`` None means CUDA when available; "cpu" forces the CPU (gloo).
+    ``device`` None (or "auto") means CUDA when available; "cpu" forces the CPU (gloo).
+    A device this machine lacks fails at once (:func:`~cliprt_agents.devices.resolve_device`).
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    want = str(device) if device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
-    use_cuda = want.startswith("cuda")
-    if use_cuda and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' asked for, but torch sees no GPU; use --device cpu")
+    want = resolve_device(device)
+    use_cuda = want.type == "cuda"
     if use_cuda:
-        dev = torch.device(want) if ":" in want and world == 1 else torch.device("cuda", local)
+        dev = want if want.index is not None and world == 1 else torch.device("cuda", local)
         torch.cuda.set_device(dev)
     else:
-        dev = torch.device("cpu")
+        dev = want if world == 1 else torch.device("cpu")
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if use_cuda else "gloo")
     if dist.is_initialized():
@@ -329,6 +329,19 @@ class Trainer:
 
     # -- public ------------------------------------------------------------------
     def fit(self) -> TrainResult:
+        """Train (or resume); a run that fails before its first step leaves no folder it created behind."""
+        created = _outermost_missing(self.run_dir)
+        self._stepped = False
+        try:
+            return self._fit()
+        except BaseException:
+            # Only folders this call created, and only while they hold nothing of value (no step taken).
+            main = int(os.environ.get("RANK", "0")) == 0
+            if main and created is not None and not self._stepped and created.is_dir() and not created.is_symlink():
+                shutil.rmtree(created, ignore_errors=True)
+            raise
+
+    def _fit(self) -> TrainResult:
         cfg = self.config
         ctx = init_distributed(self.device_pref)
         dtype = amp_dtype(ctx.device, cfg.precision)
@@ -428,6 +441,7 @@ class Trainer:
                         model.logit_scale_param.clamp_(0.0, MAX_LOGIT_SCALE)
                     step += 1
                     batch_in_epoch += 1
+                    self._stepped = True
                     last_loss = float(loss.detach())
                     if not math.isfinite(last_loss):
                         raise FloatingPointError(f"the loss became {last_loss} at step {step}; lower --lr or check the data")
@@ -610,6 +624,18 @@ class Trainer:
     def _append_metrics(path: Path, row: dict[str, Any]) -> None:
         with path.open("a") as f:
             f.write(json.dumps(row) + "\n")
+
+
+def _outermost_missing(path: Path) -> Path | None:
+    """The outermost folder of ``path`` (itself or a parent) that does not exist yet, if any."""
+    path = Path(os.path.abspath(path))
+    top = None
+    while not os.path.lexists(path):
+        top = path
+        if path.parent == path:
+            break
+        path = path.parent
+    return top
 
 
 def train(

@@ -23,6 +23,7 @@ from torch.nn import functional as F
 
 from cliprt_agents.baselines.features import DEFAULT_DIM, instruction_matrix, resize_images
 from cliprt_agents.checkpoint import write_json_atomic
+from cliprt_agents.devices import resolve_device
 from cliprt_envs.motions import Vocabulary
 
 CONFIG_FILE = "bc_config.json"
@@ -175,6 +176,7 @@ class BCAgent:
     def __init__(self, path: str | Path, device: str = "cpu", vocabulary: Vocabulary | None = None) -> None:
         from safetensors.torch import load_model
 
+        self.device = resolve_device(device)
         path = Path(path)
         if not (path / CONFIG_FILE).is_file() or not (path / WEIGHTS_FILE).is_file():
             raise FileNotFoundError(f"{path} is not a BC checkpoint (needs {CONFIG_FILE} and {WEIGHTS_FILE})")
@@ -188,7 +190,6 @@ class BCAgent:
                 f"{path} was trained on vocabulary {self.vocabulary.name!r}, not {vocabulary.name!r}; "
                 "a classifier cannot take new motions"
             )
-        self.device = torch.device(device)
         self.model = BCNet(self.config, len(self.vocabulary))
         load_model(self.model, str(path / WEIGHTS_FILE))
         self.model.to(self.device).eval()

@@ -20,6 +20,7 @@ import numpy as np
 from gymnasium import spaces
 
 from cliprt_agents.baselines.features import DEFAULT_DIM, instruction_matrix, instruction_vector, resize_images
+from cliprt_agents.devices import resolve_device
 from cliprt_envs.parallel import main_module_hidden, prepare_context
 
 CONFIG_FILE = "ppo_config.json"
@@ -139,6 +140,7 @@ class PPOAgent:
     def __init__(self, path: str | Path, deterministic: bool = True, device: str = "cpu") -> None:
         from stable_baselines3 import PPO
 
+        device = resolve_device(device)
         path = Path(path)
         cfg_path, model_path = path / CONFIG_FILE, path / MODEL_FILE
         if not cfg_path.exists() or not model_path.exists():

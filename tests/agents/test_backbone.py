@@ -75,3 +75,27 @@ def test_uncached_hub_model_fails_at_once(monkeypatch):
     with pytest.raises(PretrainedWeightsUnavailableError, match="huggingface-cli download"):
         create_clip("hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K", None)
     assert time.perf_counter() - start < 5.0
+
+
+def test_local_weights_files_load_in_torch_and_safetensors_formats(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    model, _ = create_clip(TINY_MODEL, None)
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    torch.save(state, tmp_path / "weights.pt")
+    save_file(state, str(tmp_path / "weights.safetensors"))
+    for name in ("weights.pt", "weights.safetensors"):
+        loaded, _ = create_clip(TINY_MODEL, str(tmp_path / name))
+        assert torch.equal(loaded.visual.conv1.weight, model.visual.conv1.weight), name
+
+
+def test_a_file_that_is_not_weights_is_named_with_the_fix(tmp_path):
+    from cliprt_agents.errors import WeightsFileError
+
+    (tmp_path / "empty.bin").write_bytes(b"")
+    (tmp_path / "readme.txt").write_text("hello")
+    with pytest.raises(WeightsFileError, match="is empty; pass an open_clip weights file"):
+        create_clip(TINY_MODEL, str(tmp_path / "empty.bin"))
+    with pytest.raises(WeightsFileError, match="is a text file"):
+        create_clip(TINY_MODEL, str(tmp_path / "readme.txt"))

@@ -121,3 +121,33 @@ def test_cli_runs_unchanged_under_torchrun(tmp_path):
     assert (tmp_path / "model" / "model.safetensors").is_file()
     state = json.loads((tmp_path / "checkpoints" / "step_0000003" / "trainer_state.json").read_text())
     assert state["world_size"] == 2 and state["step"] == 3
+
+
+@pytest.mark.slow
+def test_an_error_under_torchrun_is_printed_once_and_leaves_nothing(tmp_path):
+    """Every rank meets the same missing weights; the user reads the error once, and --out is not left behind."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        f"--master_port={_free_port()}",
+        "-m",
+        "benchmarks.cli",
+        "train",
+        "--synthetic",
+        "64",
+        "--model",
+        "ViT-B-32",
+        "--pretrained",
+        "laion2b_s34b_b79k",
+        "--device",
+        "cpu",
+        "--out",
+        "runs/x",
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+    assert done.returncode != 0
+    assert (done.stdout + done.stderr).count("cliprt train: error") == 1, done.stderr[-3000:]
+    assert not (tmp_path / "runs").exists()

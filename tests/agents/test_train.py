@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import time
@@ -191,3 +192,127 @@ def test_init_from_keeps_the_checkpoints_weights_and_preprocessing(tmp_path, mak
     model, _ = load_model(result.model_dir)
     assert model.preprocess.resize_mode == "squash"
     assert torch.allclose(model.clip.visual.conv1.weight, source.clip.visual.conv1.weight, atol=1e-6)
+
+
+def _one_error_line(err: str) -> str:
+    """The single line cliprt prints for a user error (no traceback)."""
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def _weights_files(tmp_path):
+    import numpy as np
+
+    text = tmp_path / "notes.txt"
+    text.write_text("these are my notes, not weights\n")
+    noise = tmp_path / "noise.bin"
+    raw = np.random.default_rng(0).bytes(4096)
+    noise.write_bytes(b"\x17" + raw)  # random bytes (no zip or pickle magic at the start)
+    pickle_like = tmp_path / "broken.pt"
+    pickle_like.write_bytes(b"\x80\x02" + raw)  # starts like a pickle, then garbage
+    other = tmp_path / "other.pt"
+    torch.save({"some.tensor": torch.zeros(3)}, other)  # a real torch file, but not this model's weights
+    return {"text": text, "noise": noise, "pickle_like": pickle_like, "other_model": other}
+
+
+@pytest.mark.parametrize("kind", ["text", "noise", "pickle_like", "other_model"])
+def test_cli_pretrained_file_that_is_not_weights_fails_clearly(tmp_path, capsys, kind):
+    from benchmarks.cli import main
+
+    path = _weights_files(tmp_path)[kind]
+    out = tmp_path / "runs" / "x"
+    args = ["train", "--synthetic", "16", "--model", TINY_MODEL, "--pretrained", str(path), "--out", str(out)]
+    assert main([*args, "--no-progress", "--workers", "0"]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert line.startswith("cliprt train: error: pretrained weights") and str(path) in line
+    assert "an open_clip tag, or none" in line  # the fix
+    assert not (tmp_path / "runs").exists()
+
+
+def test_cli_device_cuda_without_a_gpu_fails_before_any_work(tmp_path, capsys, monkeypatch):
+    from benchmarks.cli import main
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+    def collect(*args, **kwargs):
+        raise AssertionError("collected sim data before checking the device")
+
+    monkeypatch.setattr("cliprt_agents.sim_data.collect_sim_dataset", collect)
+    out = tmp_path / "run"
+    args = ["train", "--collect-sim", "PointTo", "--model", TINY_MODEL, "--pretrained", "none", "--out", str(out)]
+    assert main([*args, "--device", "cuda"]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "device 'cuda'" in line and "no CUDA GPU" in line and "--device cpu" in line
+    assert main([*args, "--device", "gpu"]) == 2
+    assert "use cpu, cuda, cuda:N or auto" in _one_error_line(capsys.readouterr().err)
+    assert not out.exists()
+
+
+def test_offline_tag_error_is_printed_once_and_leaves_nothing_behind(tmp_path, capsys, monkeypatch):
+    from benchmarks.cli import main
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "--synthetic", "64", "--model", "ViT-B-32", "--pretrained", "laion2b_s34b_b79k", "--no-progress"]
+    assert main([*args, "--out", "runs/x"]) == 2
+    printed = capsys.readouterr()
+    assert printed.out == "" and printed.err.count("error:") == 1 and "--pretrained none" in printed.err
+    assert "Traceback" not in printed.err
+    assert not (tmp_path / "runs").exists()  # the folders the failed command made are gone
+    kept = tmp_path / "mine"
+    (kept / "old").mkdir(parents=True)
+    (kept / "old" / "notes.txt").write_text("keep me")
+    assert main([*args, "--out", "mine/old"]) == 2
+    assert main([*args, "--out", "mine/new/x"]) == 2
+    capsys.readouterr()
+    assert sorted(p.name for p in kept.iterdir()) == ["old"]  # what existed before is untouched
+    assert (kept / "old" / "notes.txt").read_text() == "keep me"
+
+
+def test_other_torchrun_ranks_leave_the_report_to_rank_0(tmp_path, capsys, monkeypatch):
+    """A rank other than 0 prints only if it is still running after rank 0 had time to report and exit."""
+    from benchmarks.cli import main
+
+    monkeypatch.setattr("cliprt_agents.cli.RANK_ERROR_GRACE_S", 0.0)
+    monkeypatch.setenv("RANK", "1")
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--synthetic", "1", "--model", TINY_MODEL, "--pretrained", "none", "--out", str(tmp_path / "r")])
+    assert info.value.code == 2
+    assert "(rank 1)" in _one_error_line(capsys.readouterr().err)
+
+
+def test_train_and_demo_options_all_have_help_and_show_defaults_once():
+    from benchmarks.cli import build_parser
+
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name in ("train", "demo"):
+        sub = subparsers.choices[name]
+        assert sub.description, f"cliprt {name} has no description"
+        for action in sub._actions:
+            if action.dest != "help":
+                assert action.help, f"cliprt {name} {action.option_strings} has no help"
+        text = sub.format_help()
+        assert "(default: None)" not in text
+        for forbidden in ("REFERENCE.md", "DESIGN.md"):
+            assert forbidden not in text
+    train_parser = subparsers.choices["train"]
+    formatter = train_parser.formatter_class("cliprt train")
+    for action in train_parser._actions:  # --device said "(default: cuda when available) (default: None)"
+        if action.help:
+            assert formatter._expand_help(action).count("default") <= 1, action.option_strings
+
+
+def test_no_user_facing_text_cites_project_only_files():
+    """Users have the package, not REFERENCE.md or DESIGN.md: docstrings, messages and help never cite them."""
+    from pathlib import Path
+
+    root = Path(__file__).parents[2]
+    files = [
+        *sorted((root / "cliprt_agents").rglob("*.py")),
+        root / "benchmarks" / "pipeline.py",
+        root / "benchmarks" / "demo.py",
+    ]
+    cited = [str(f.relative_to(root)) for f in files if "REFERENCE.md" in f.read_text() or "DESIGN.md" in f.read_text()]
+    assert cited == []

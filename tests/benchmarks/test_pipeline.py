@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -39,3 +44,74 @@ def test_demo_end_to_end_then_resume_and_refuse_other_settings(tmp_path):
     assert again["total_seconds_this_run"] < results["total_seconds_this_run"]
     with pytest.raises(ValueError, match="camera: 'front' -> 'wrist'"):
         run_demo(replace(config, camera="wrist"))
+
+
+def test_smoke_config_is_small_and_keeps_every_stage(tmp_path):
+    smoke, default = DemoConfig.smoke(tmp_path), DemoConfig(tmp_path)
+    assert 1 <= len(smoke.tasks) <= 2 and smoke.demos_per_task <= 5 and smoke.eval_episodes <= 3
+    assert smoke.num_envs <= 2 and smoke.clip_epochs < default.clip_epochs and smoke.ppo_steps < default.ppo_steps
+    assert smoke.sta_per_demo >= 1 and smoke.bc_epochs >= 1  # augmentation and every baseline still run
+    assert not smoke.ablations and smoke.backbone == default.backbone and smoke.image_size == default.image_size
+
+
+def test_fewer_training_samples_than_a_batch_trains_on_them_all(tmp_path):
+    from benchmarks.pipeline import collect, train_clip_rt
+
+    # cliprt demo --demos 1 used to stop with "lower --batch-size", an option demo does not have.
+    config = replace(_tiny(tmp_path / "demo"), demos_per_task=1, clip_batch_size=64)
+    collect(config)
+    result = train_clip_rt(config, "clip-rt-passive", augmented=False)
+    assert 2 <= result["batch_size"] == result["samples"] < 64
+    assert (config.out / "models" / "clip-rt-passive" / "model" / "model.safetensors").is_file()
+
+
+def test_too_few_training_samples_name_the_demo_option(tmp_path, monkeypatch):
+    import benchmarks.pipeline as pipeline
+    from cliprt_agents.synthetic import SyntheticMotionDataset
+
+    monkeypatch.setattr(pipeline, "_dataset", lambda config, augmented: SyntheticMotionDataset(1))
+    with pytest.raises(ValueError, match=r"run with more --demos \(now 2\)"):
+        pipeline.train_clip_rt(_tiny(tmp_path / "demo"), "clip-rt", augmented=True)
+    assert not (tmp_path / "demo" / "models").exists()
+
+
+def _cliprt_command() -> list[str]:
+    script = Path(sys.executable).with_name("cliprt")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "benchmarks.cli"]
+
+
+@pytest.mark.slow
+def test_smoke_demo_through_the_cli_with_a_relative_out(tmp_path):
+    """`cliprt demo --smoke --out runs/demo-smoke` from a fresh folder: every stage, the results table and files."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+    out = tmp_path / "runs" / "demo-smoke"
+    cmd = [*_cliprt_command(), "demo", "--smoke", "--out", "runs/demo-smoke"]
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| expert |" in done.stdout and "finished in" in done.stdout
+    assert json.loads((out / "demo_config.json").read_text())["tasks"] == list(DemoConfig.smoke(out).tasks)
+    stages = {p.stem for p in (out / "stages").glob("*.json")}
+    assert stages == {"collect", "augment", "train_clip_rt", "train_clip_rt_passive", "train_bc", "train_ppo", "bench"}
+    for name in ("bench/results.md", "bench/results.json", "bench/success.png", "demo_results.json"):
+        assert (out / name).is_file(), name
+    assert "| expert |" in (out / "bench" / "results.md").read_text()
+    summary = json.loads((out / "bench" / "results.json").read_text())["summary"]
+    assert {"expert", "random", "clip-rt", "clip-rt-passive", "bc", "ppo"} <= set(summary)
+    assert {p.name for p in (out / "models").iterdir()} >= {"clip-rt", "clip-rt-passive", "bc", "ppo"}
+
+
+def test_make_demo_smoke_passes_the_flag_and_keeps_the_plain_demo():
+    make = shutil.which("make")
+    assert make, "make runs the README's two commands; install it"
+    root = Path(__file__).parents[2]
+    env = {k: v for k, v in os.environ.items() if k not in ("OUT", "SMOKE", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+
+    def dry_run(*args: str) -> str:
+        cmd = [make, "-n", "-C", str(root), "demo", *args]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
+        assert done.returncode == 0, done.stderr
+        return next(line for line in done.stdout.splitlines() if " demo" in line and "cliprt" in line)
+
+    assert dry_run().endswith("cliprt demo --out runs/demo")
+    assert dry_run("SMOKE=1").endswith("cliprt demo --smoke")  # the CLI's default: runs/demo-smoke
+    assert dry_run("SMOKE=1", "OUT=/tmp/elsewhere").endswith("cliprt demo --smoke --out /tmp/elsewhere")
