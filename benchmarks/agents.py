@@ -23,7 +23,11 @@ class Agent(Protocol):
 
     ``act`` takes a *batched* observation (dict of stacked arrays and a tuple of
     instructions, as vector envs return them) and returns one motion id per
-    env. ``reset`` is called with an env's instruction when its episode starts.
+    env. ``reset`` is called with an env's instruction when its episode starts;
+    an agent whose ``reset`` takes ``env_index`` is told which env restarts
+    (the others are mid-episode). The benchmark runner passes each env's
+    instruction as the env's reset reported it, in ``reset`` and in every
+    ``act``.
     """
 
     def reset(self, instruction: str) -> None: ...

@@ -6,13 +6,40 @@ import argparse
 from dataclasses import asdict, replace
 from pathlib import Path
 
+RUN_DESCRIPTION = """\
+Run every agent on every env id: for each seed S, episodes 0..N-1 start from
+init-state S * 1_000_000 + episode, so all agents face the same scenes.
+
+Resume and extend: every finished episode is stored in OUT/episodes.jsonl at
+once. Running again into the same --out skips finished episodes, and may add
+agents, env ids, seeds or episodes. OUT/bench_config.json records what the
+episodes were made with (image size, camera, each env's registration and step
+limit, each agent's kind and checkpoint hash); a run with other values is
+refused with the settings that differ. Use another --out, or --no-resume to
+start over. --num-envs and the video options may change between runs.
+
+Results: results.json (with provenance), results.csv, results.md, success.png
+and videos/ (one success and one failure per agent and task where they occur,
+drawn at --video-size from --video-camera, with the instruction and each
+motion written under the picture).
+"""
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     bench = sub.add_parser("bench", help="benchmark agents on envs; compare runs")
     bsub = bench.add_subparsers(dest="bench_command", metavar="ACTION")
     bsub.required = True
-    run = bsub.add_parser("run", help="run agents x envs x seeds x episodes")
-    run.add_argument("--suite", type=Path, help="a suite file (TOML/JSON); flags below override it")
+    run = bsub.add_parser(
+        "run",
+        help="run agents x envs x seeds x episodes",
+        description=RUN_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument(
+        "--suite",
+        metavar="FILE|NAME",
+        help="a suite file (TOML/JSON), or the name of one shipped with cliprt (sim); the flags below override it",
+    )
     run.add_argument(
         "--env", action="append", dest="envs", metavar="ID", help="env id (repeatable; 'all-sim' for every sim task)"
     )
@@ -23,48 +50,96 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="SPEC",
         help="agent spec: random, expert, KIND=CHECKPOINT or LABEL:KIND=CHECKPOINT (repeatable)",
     )
-    run.add_argument("--episodes", type=int)
-    run.add_argument("--seeds", type=int, nargs="+")
-    run.add_argument("--num-envs", type=int)
-    run.add_argument("--image-size", type=int)
+    run.add_argument(
+        "--episodes", type=int, metavar="N", help="episodes per seed, agent and env id (default: 10, or the suite's)"
+    )
+    run.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        metavar="S",
+        help="init-state seeds; each gives its own N scenes (default: 0, or the suite's)",
+    )
+    run.add_argument(
+        "--num-envs",
+        type=int,
+        metavar="N",
+        help="envs stepped side by side in worker processes (default: 2, or the suite's); may change between runs",
+    )
+    run.add_argument(
+        "--image-size", type=int, metavar="PX", help="the square image the agents see, in pixels (default: 224, or the suite's)"
+    )
     run.add_argument("--camera", help="the view agents see, e.g. front, side or wrist in the sim (default: the env's)")
-    run.add_argument("--out", type=Path, required=True, help="results folder")
-    run.add_argument("--no-resume", action="store_true", help="start over instead of skipping finished episodes")
-    run.add_argument("--quiet", action="store_true")
+    run.add_argument("--max-steps", type=int, metavar="N", help="cut episodes off after N steps (default: each env's limit)")
+    run.add_argument(
+        "--video-size",
+        type=int,
+        metavar="PX",
+        help="the picture people see in the videos, in pixels (default: 256, or the suite's)",
+    )
+    run.add_argument(
+        "--video-camera", metavar="NAME", help="the view people see in the videos (default: the env's, front in the sim)"
+    )
+    run.add_argument(
+        "--video-episodes",
+        type=int,
+        metavar="N",
+        help="record among episodes 0..N-1 of each seed until an agent and task has a success and a failure video; "
+        "0: no videos (default: 10, or the suite's)",
+    )
+    run.add_argument("--out", type=Path, required=True, help="results folder (created; an existing one is resumed or extended)")
+    run.add_argument("--no-resume", action="store_true", help="delete the folder's episodes, settings and videos and start over")
+    run.add_argument("--quiet", action="store_true", help="no progress bars (the results table is still printed)")
     run.set_defaults(func=cmd_run)
-    cmp_ = bsub.add_parser("compare", help="differences between two result folders")
-    cmp_.add_argument("a", type=Path)
-    cmp_.add_argument("b", type=Path)
+    cmp_ = bsub.add_parser(
+        "compare",
+        help="differences between two result folders",
+        description="Success of each agent and task present in both runs, the difference in percentage points, "
+        "and whether their 95% Wilson intervals overlap (if not, the difference is significant).",
+    )
+    cmp_.add_argument("a", type=Path, metavar="A", help="first results folder (or its results.json)")
+    cmp_.add_argument("b", type=Path, metavar="B", help="second results folder (or its results.json)")
     cmp_.set_defaults(func=cmd_compare)
+
+
+#: BenchConfig field -> the flag that sets it
+FLAGS = {
+    "episodes": "--episodes",
+    "num_envs": "--num-envs",
+    "image_size": "--image-size",
+    "camera": "--camera",
+    "seeds": "--seeds",
+    "max_steps": "--max-steps",
+    "video_size": "--video-size",
+    "video_camera": "--video-camera",
+    "video_episodes": "--video-episodes",
+}
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from benchmarks.agents import AgentSpec
     from benchmarks.report import markdown_table, write_reports
-    from benchmarks.runner import BenchConfig, run_benchmark
+    from benchmarks.runner import BenchConfig, check_setting, run_benchmark
     from benchmarks.suite import expand_env_ids, load_suite
 
+    overrides = {key: getattr(args, key) for key in FLAGS}
+    if overrides["seeds"] is not None:
+        overrides["seeds"] = tuple(overrides["seeds"])
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    for key, value in overrides.items():  # name the flag, not the field, in errors
+        check_setting(key, value, FLAGS[key])
     if args.suite:
         config, agents = load_suite(args.suite)
     else:
         if not args.envs or not args.agents:
             raise ValueError("give --suite FILE, or at least one --env and one --agent")
-        config, agents = BenchConfig(env_ids=expand_env_ids(args.envs)), []
+        config, agents = BenchConfig(env_ids=expand_env_ids(args.envs), **overrides), []
     if args.envs and args.suite:
         config = replace(config, env_ids=expand_env_ids(args.envs))
     if args.agents:
         agents = [AgentSpec.parse(a) for a in args.agents]
-    overrides = {
-        "episodes": args.episodes,
-        "num_envs": args.num_envs,
-        "image_size": args.image_size,
-        "camera": args.camera,
-        "seeds": tuple(args.seeds) if args.seeds else None,
-    }
-    config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    config = replace(config, **overrides)
     rows = run_benchmark(config, agents, args.out, resume=not args.no_resume, progress=not args.quiet)
-    labels = {a.label for a in agents}
-    rows = [r for r in rows if r["agent"] in labels and r["env_id"] in config.env_ids]
     summary = write_reports(args.out, rows, asdict(config), {a.label: a.checkpoint for a in agents})
     print(markdown_table(summary))
     print(f"\nresults: {args.out}/results.json, results.csv, results.md, success.png, videos/")

@@ -58,11 +58,11 @@ def provenance(config: dict, checkpoints: dict[str, str | None]) -> dict:
             "python": platform.python_version(),
             "mujoco_gl": os.environ.get("MUJOCO_GL"),
         },
-        "checkpoints": {label: _hash_path(path) for label, path in checkpoints.items()},
+        "checkpoints": {label: hash_checkpoint(path) for label, path in checkpoints.items()},
     }
 
 
-def _hash_path(path: str | None) -> dict | None:
+def hash_checkpoint(path: str | None) -> dict | None:
     """sha256 of a checkpoint file, or of every file of a checkpoint folder."""
     if not path:
         return None
@@ -149,31 +149,77 @@ def markdown_table(summary: dict) -> str:
 
 
 def plot_success(summary: dict, path: Path) -> None:
+    """Success % per agent, one small panel per task plus all tasks pooled, with 95% Wilson intervals.
+
+    Agents are rows (named on the left of each panel row, so no legend sits
+    on the bars); each bar says ``k/n``, so a 0% agent still shows a mark
+    and its count. The figure grows with the agents and tasks but stays
+    about 1400 px wide for 8 tasks.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
+    from matplotlib import patheffects
 
     agents = list(summary)
     env_ids = sorted({e for entry in summary.values() for e in entry["tasks"]})
-    groups = [*env_ids, "overall"]
-    x = np.arange(len(groups))
-    width = 0.8 / max(1, len(agents))
-    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(groups) * max(1, len(agents)) / 2), 4))
-    for k, agent in enumerate(agents):
-        stats = [summary[agent]["tasks"].get(e) for e in env_ids] + [summary[agent]["overall"]]
-        rates = [100 * s["success_rate"] if s else 0 for s in stats]
-        # max(0, ...): at 0% or 100% rounding can put the bound a hair past the rate
-        lo = [max(0.0, 100 * (s["success_rate"] - s["ci95"][0])) if s else 0 for s in stats]
-        hi = [max(0.0, 100 * (s["ci95"][1] - s["success_rate"])) if s else 0 for s in stats]
-        ax.bar(x + k * width - 0.4 + width / 2, rates, width, yerr=[lo, hi], capsize=2, label=agent)
-    ax.set_xticks(x, [_task_name(g) for g in groups], rotation=30, ha="right")
-    ax.set_ylabel("success % (95% Wilson CI)")
-    ax.set_ylim(0, 105)
-    ax.legend(fontsize=8)
+    panels = [(_task_name(e), e) for e in env_ids]
+    if len(env_ids) > 1:
+        panels.append(("all tasks (pooled)", None))
+    ncols = min(len(panels), 3 if len(panels) <= 9 else 4)
+    nrows = -(-len(panels) // ncols)
+    label_in = min(2.2, 0.35 + 0.075 * max(len(a) for a in agents))
+    panel_h = 0.6 + 0.32 * len(agents)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(max(6.4, label_in + 3.6 * ncols), 1.1 + panel_h * nrows), sharex=True, sharey=True, squeeze=False
+    )
+    colours = plt.get_cmap("tab10").colors
+    y = list(range(len(agents)))
+    for ax, (title, env_id) in zip(axes.flat, panels):
+        for k, agent in enumerate(agents):
+            s = summary[agent]["overall"] if env_id is None else summary[agent]["tasks"].get(env_id)
+            if s is None:
+                ax.text(2, k, "not run", va="center", fontsize=8, color="0.5")
+                continue
+            rate = 100 * s["success_rate"]
+            lo, hi = (100 * b for b in s["ci95"])
+            colour = colours[k % len(colours)]
+            ax.barh(k, rate, height=0.7, color=colour, alpha=0.85)
+            # max(0, ...): at 0% or 100% rounding can put a bound a hair past the rate
+            ax.errorbar(rate, k, xerr=[[max(0.0, rate - lo)], [max(0.0, hi - rate)]], fmt="none", ecolor="0.2", capsize=3, lw=1)
+            if rate == 0:  # no bar to see: a mark on the axis instead
+                ax.plot(0, k, marker="D", markersize=6, color=colour, markeredgecolor="black", clip_on=False, zorder=3)
+            outside = hi <= 75
+            ax.text(
+                hi + 2 if outside else 2,
+                k,
+                f"{rate:.0f}% ({s['successes']}/{s['episodes']})",
+                va="center",
+                fontsize=8,
+                fontweight="bold",
+                path_effects=[patheffects.withStroke(linewidth=2.5, foreground="white")],
+            )
+        ax.set_title(title, fontsize=10)
+        ax.set_xlim(0, 100)
+        ax.set_xticks([0, 25, 50, 75, 100])
+        ax.grid(axis="x", color="0.9", lw=0.8)
+        ax.set_axisbelow(True)
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    axes[0][0].set_yticks(y, agents, fontsize=9)
+    axes[0][0].set_ylim(len(agents) - 0.4, -0.6)  # first agent on top
+    for ax in axes[-1]:
+        ax.set_xlabel("success %", fontsize=9)
+    counts = sorted({t["episodes"] for entry in summary.values() for t in entry["tasks"].values()})
+    per = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    fig.suptitle(
+        f"Success rate per task (whiskers: 95% Wilson intervals)\n{len(agents)} agent{'s' * (len(agents) != 1)} x "
+        f"{len(env_ids)} task{'s' * (len(env_ids) != 1)}, {per} episodes per agent and task",
+        fontsize=11,
+    )
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 

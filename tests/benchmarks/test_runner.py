@@ -208,3 +208,168 @@ def test_plot_handles_all_and_nothing(tmp_path):
 
     plot_success(summarize(rows), tmp_path / "p.png")
     assert (tmp_path / "p.png").stat().st_size > 0
+
+
+class _InstructionLog(RandomAgent):
+    """Remembers what the runner told it: the instruction of each reset, and those each act saw."""
+
+    def __init__(self) -> None:
+        super().__init__(default_vocabulary(), seed=0)
+        self.resets: list[tuple[str, int]] = []
+        self.current: dict[int, str] = {}
+        self.mismatches: list[tuple[int, str, str]] = []
+        self.acts = 0
+
+    def reset(self, instruction, env_index=None):
+        self.resets.append((instruction, env_index))
+        self.current[env_index] = instruction
+
+    def act(self, observation):
+        self.acts += 1
+        for i, text in enumerate(observation["instruction"]):
+            if i in self.current and text != self.current[i]:
+                self.mismatches.append((i, self.current[i], text))
+        return super().act(observation)
+
+
+def test_agents_get_the_real_instruction_in_async_vector_envs(tmp_path):
+    """reset() and act() carry each episode's own instruction text, in worker processes as in one."""
+    import gymnasium as gym
+
+    cfg = small_config(episodes=3, num_envs=2, vector="async", max_steps=4)
+    agent = _InstructionLog()
+    rows = run_benchmark(cfg, [AgentSpec.parse("random")], tmp_path, progress=False, agent_factory=lambda s, seed: agent)
+    env = gym.make(PICK, image_size=32)
+    try:
+        expected = [env.reset(options={"init_state_index": ep})[0]["instruction"] for ep in range(3)]
+    finally:
+        env.close()
+    assert all(text.strip() for text in expected)
+    assert sorted(text for text, _ in agent.resets) == sorted(expected)
+    assert {i for _, i in agent.resets} == {0, 1}
+    assert agent.acts > 0 and agent.mismatches == []
+    assert sorted((r["episode"], r["instruction"]) for r in rows) == list(enumerate(expected))
+
+
+def _run(tmp_path, agents=("random",), **kw):
+    cfg = small_config(**{"episodes": 2, "num_envs": 1, "vector": "sync", "max_steps": 3, **kw})
+    return run_benchmark(cfg, [AgentSpec.parse(a) for a in agents], tmp_path, progress=False)
+
+
+def test_folder_records_its_settings_and_refuses_others(tmp_path):
+    _run(tmp_path)
+    settings = json.loads((tmp_path / "bench_config.json").read_text())
+    assert settings["image_size"] == 32 and settings["envs"][PICK]["camera"] == "front"
+    assert settings["envs"][PICK]["max_episode_steps"] == 3 and settings["agents"]["random"]["kind"] == "random"
+    with pytest.raises(ValueError, match=r"image_size: 32 -> 40"):
+        _run(tmp_path, image_size=40)
+    with pytest.raises(ValueError, match=r"camera: 'front' -> 'wrist' \(CLIPRT-UR5Sim-Pick-v0\)"):
+        _run(tmp_path, camera="wrist")
+    with pytest.raises(ValueError, match=r"max_episode_steps: 3 -> 5"):
+        _run(tmp_path, max_steps=5)
+    assert len(load_episodes(tmp_path)) == 2  # nothing was run or relabelled
+    # the env's default view named explicitly is the same setting
+    assert len(_run(tmp_path, camera="front")) == 2
+    # growing the folder is fine: more episodes, another seed, another agent, other execution settings
+    rows = _run(tmp_path, agents=("random", "expert"), episodes=3, seeds=(0, 1), num_envs=2, video_size=128)
+    assert len(rows) == 2 * 3 * 2
+    # a smaller run reports only its own episodes
+    assert len(_run(tmp_path, episodes=1)) == 1
+    # --no-resume starts over with the new settings
+    rows = run_benchmark(
+        small_config(image_size=40, episodes=1, max_steps=3), [AgentSpec.parse("random")], tmp_path, resume=False, progress=False
+    )
+    assert len(rows) == 1 and len(load_episodes(tmp_path)) == 1
+    assert json.loads((tmp_path / "bench_config.json").read_text())["image_size"] == 40
+
+
+def test_settings_of_a_run_that_made_no_episodes_do_not_bind(tmp_path):
+    with pytest.raises(ValueError, match="camera"):
+        _run(tmp_path, camera="top")  # refused by the env: no episodes
+    assert len(_run(tmp_path, camera="wrist")) == 2
+    assert json.loads((tmp_path / "bench_config.json").read_text())["envs"][PICK]["camera"] == "wrist"
+
+
+def test_folder_from_before_the_settings_file_is_checked_against_its_results(tmp_path):
+    from dataclasses import asdict
+
+    rows = _run(tmp_path)
+    write_reports(tmp_path, rows, asdict(small_config()), {"random": None})
+    (tmp_path / "bench_config.json").unlink()
+    with pytest.raises(ValueError, match="image_size: 32 -> 40"):
+        _run(tmp_path, image_size=40)
+    with pytest.raises(ValueError, match="camera: 'front' -> 'side'"):
+        _run(tmp_path, camera="side")
+    assert len(_run(tmp_path)) == 2
+
+
+def test_changed_checkpoint_is_refused(tmp_path):
+    ckpt = tmp_path / "model.bin"
+    ckpt.write_bytes(b"weights v1")
+    spec = AgentSpec("mine", "random", str(ckpt))
+    cfg = small_config(episodes=1, num_envs=1, vector="sync", max_steps=2)
+    factory = lambda s, seed: RandomAgent(default_vocabulary(), seed)  # noqa: E731
+    run_benchmark(cfg, [spec], tmp_path / "out", progress=False, agent_factory=factory)
+    ckpt.write_bytes(b"weights v2")
+    with pytest.raises(ValueError, match=r"agent 'mine' checkpoint_sha256: '[0-9a-f]{12}\.\.\.' -> '[0-9a-f]{12}\.\.\.'"):
+        run_benchmark(cfg, [spec], tmp_path / "out", progress=False, agent_factory=factory)
+
+
+def test_cli_refuses_other_settings_in_one_line(tmp_path, capsys):
+    args = ["bench", "run", "--env", PICK, "--agent", "random", "--out", str(tmp_path), "--quiet"]
+    args += ["--episodes", "1", "--num-envs", "1", "--max-steps", "2", "--image-size", "32", "--video-episodes", "0"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main([*args, "--camera", "wrist"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "camera: 'front' -> 'wrist'" in err and "--no-resume" in err
+
+
+def test_settings_differences_helper():
+    from benchmarks.runner import settings_differences
+
+    old = {"camera": "front", "agents": {"a": {"kind": "random"}}, "episodes": 3}
+    new = {"camera": "wrist", "agents": {"a": {"kind": "bc"}, "b": {"kind": "random"}}, "episodes": 5, "fusion": "sum"}
+    got = settings_differences(old, new, ignore=("episodes",), defaults={"fusion": "product"})
+    assert got == [("agents.a.kind", "random", "bc"), ("camera", "front", "wrist"), ("fusion", "product", "sum")]
+    assert settings_differences(old, {"seeds": (0, 1)}) == []  # tuples and lists compare as JSON
+
+
+def test_videos_for_people_one_success_and_one_failure(tmp_path):
+    """Videos are drawn at video_size from the render camera, and one of each outcome is kept per agent and task."""
+    import imageio.v2 as imageio
+
+    cfg = small_config(episodes=3, num_envs=2, max_steps=25, video_episodes=3, video_size=256)
+    rows = run_benchmark(cfg, [AgentSpec.parse("expert"), AgentSpec.parse("random")], tmp_path, progress=False)
+    outcomes = {(r["agent"], r["success"]) for r in rows}
+    assert ("expert", True) in outcomes and ("random", False) in outcomes
+    videos = sorted(p.name for p in (tmp_path / "videos").glob("*.mp4"))
+    for agent in ("expert", "random"):
+        for outcome, success in (("success", True), ("failure", False)):
+            mine = [v for v in videos if v.startswith(f"{agent}__{PICK}__{outcome}__s0e")]
+            assert len(mine) == ((agent, success) in outcomes), (agent, outcome, videos)
+    assert not (tmp_path / "videos" / ".partial").exists()
+    kept = [r for r in rows if r["video"]]
+    assert len(kept) == len(videos)
+    for r in kept:
+        reader = imageio.get_reader(tmp_path / r["video"])
+        frames = [f for f in reader]
+        reader.close()
+        height, width, _ = frames[0].shape
+        assert width >= 256 and height >= 256
+        assert len(frames) >= r["steps"] + 1
+        assert ("success" in r["video"]) == r["success"]
+    # a resumed run with more episodes keeps what it has
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "videos").glob("*.mp4")}
+    run_benchmark(
+        replace_config(cfg, episodes=4), [AgentSpec.parse("expert"), AgentSpec.parse("random")], tmp_path, progress=False
+    )
+    after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "videos").glob("*.mp4")}
+    assert {k: after[k] for k in before} == before
+
+
+def replace_config(cfg, **kw):
+    from dataclasses import replace
+
+    return replace(cfg, **kw)
