@@ -1,11 +1,20 @@
 # The README's two commands: `make demo` (the main job) and `make test`.
 # Each creates .venv and installs the project first, so a fresh machine needs nothing else.
+# Paths are anchored at this file, so `make -f path/to/Makefile demo` works from any folder
+# (OUT stays relative to where you type it).
+ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 PYTHON ?= python3
-VENV ?= .venv
+VENV ?= $(ROOT)/.venv
 BIN := $(VENV)/bin
 # torch is pinned to the build that this project's machines keep on local disk;
 # override on other machines, e.g. `make test TORCH="torch torchvision"`.
 TORCH ?= torch==2.14.1 torchvision==0.29.1
+# `make demo SMOKE=1`: every stage of the main job at a tiny scale (about a minute; a check, not a
+# result), in runs/demo-smoke/ unless OUT is given, so it never blocks a later full `make demo`.
+ifneq ($(filter 1 yes true,$(SMOKE)),)
+DEMO_FLAGS := --smoke
+OUT ?= runs/demo-smoke
+endif
 OUT ?= runs/demo
 export MUJOCO_GL ?= egl
 export PYOPENGL_PLATFORM ?= $(MUJOCO_GL)
@@ -17,30 +26,28 @@ export OMP_NUM_THREADS ?= 1
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: setup.cfg pyproject.toml
+$(VENV)/.installed: $(ROOT)/setup.cfg $(ROOT)/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e ".[all,dev]"
+	$(BIN)/pip install --quiet -e "$(ROOT)[all,dev]"
 	touch $@
 
 demo: install
-	$(BIN)/cliprt demo --out $(OUT)
+	$(BIN)/cliprt demo $(DEMO_FLAGS) --out $(OUT)
 
 # The demo plus CLIP-RT-Action (reuses the demo's data and models; benchmarks only the new agent).
 ablations: install
 	$(BIN)/cliprt demo --out $(OUT) --ablations
 
 test: install
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+	cd $(ROOT) && HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	cd $(ROOT) && $(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 format: install
-	$(BIN)/ruff format .
-	$(BIN)/ruff check --fix .
+	cd $(ROOT) && $(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
 bench: install
 	$(BIN)/python -m benchmarks.env_speed
