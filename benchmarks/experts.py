@@ -14,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 
 import cliprt_envs
-from benchmarks.stats import wilson_interval
+from cliprt.evaluation.stats import wilson_interval
 from cliprt_envs.language_env import expert_action
 from cliprt_envs.registry import SIM_TASKS
 

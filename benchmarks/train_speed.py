@@ -41,7 +41,7 @@ def run_training(
 ) -> dict[str, Any]:
     """One ``cliprt train`` run; returns its JSON summary."""
     train_args = [
-        "-m", "benchmarks.cli", "train", "--synthetic", str(samples), "--model", model, "--pretrained", "none",
+        "-m", "cliprt.cli", "train", "--synthetic", str(samples), "--model", model, "--pretrained", "none",
         "--max-steps", str(steps), "--batch-size", str(batch_size), "--lr", "5e-4", "--warmup", "5",
         "--workers", "0", "--val-fraction", "0", "--checkpoint-every", str(10 * steps), "--device", "cpu",
         "--threads", str(threads), "--no-progress", "--overwrite", "--out", str(out),

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from benchmarks.cli import build_parser, main
+from cliprt.cli import build_parser, main
 from cliprt_envs.registry import SIM_TASKS
 
 
@@ -35,7 +35,7 @@ def test_doctor_reports_versions_extras_and_rendering(capsys):
 
 
 def test_console_script_runs():
-    out = subprocess.run([sys.executable, "-m", "benchmarks.cli", "envs"], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-m", "cliprt.cli", "envs"], capture_output=True, text=True, check=True)
     assert "CLIPRT-UR5Sim-Pick-v0" in out.stdout
 
 

@@ -122,7 +122,7 @@ def test_global_batches_do_not_depend_on_the_process_count():
 
 
 def test_cli_trains_and_reports(tmp_path, capsys):
-    from benchmarks.cli import main
+    from cliprt.cli import main
 
     out = tmp_path / "run"
     args = [
@@ -158,7 +158,7 @@ def test_cli_trains_and_reports(tmp_path, capsys):
 
 
 def test_cli_errors_are_actionable(tmp_path, capsys, monkeypatch):
-    from benchmarks.cli import main
+    from cliprt.cli import main
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     start = time.perf_counter()
@@ -218,7 +218,7 @@ def _weights_files(tmp_path):
 
 @pytest.mark.parametrize("kind", ["text", "noise", "pickle_like", "other_model"])
 def test_cli_pretrained_file_that_is_not_weights_fails_clearly(tmp_path, capsys, kind):
-    from benchmarks.cli import main
+    from cliprt.cli import main
 
     path = _weights_files(tmp_path)[kind]
     out = tmp_path / "runs" / "x"
@@ -231,7 +231,7 @@ def test_cli_pretrained_file_that_is_not_weights_fails_clearly(tmp_path, capsys,
 
 
 def test_cli_device_cuda_without_a_gpu_fails_before_any_work(tmp_path, capsys, monkeypatch):
-    from benchmarks.cli import main
+    from cliprt.cli import main
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
 
@@ -250,7 +250,7 @@ def test_cli_device_cuda_without_a_gpu_fails_before_any_work(tmp_path, capsys, m
 
 
 def test_offline_tag_error_is_printed_once_and_leaves_nothing_behind(tmp_path, capsys, monkeypatch):
-    from benchmarks.cli import main
+    from cliprt.cli import main
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.chdir(tmp_path)
@@ -272,7 +272,7 @@ def test_offline_tag_error_is_printed_once_and_leaves_nothing_behind(tmp_path, c
 
 def test_other_torchrun_ranks_leave_the_report_to_rank_0(tmp_path, capsys, monkeypatch):
     """A rank other than 0 prints only if it is still running after rank 0 had time to report and exit."""
-    from benchmarks.cli import main
+    from cliprt.cli import main
 
     monkeypatch.setattr("cliprt_agents.cli.RANK_ERROR_GRACE_S", 0.0)
     monkeypatch.setenv("RANK", "1")
@@ -283,7 +283,7 @@ def test_other_torchrun_ranks_leave_the_report_to_rank_0(tmp_path, capsys, monke
 
 
 def test_train_and_demo_options_all_have_help_and_show_defaults_once():
-    from benchmarks.cli import build_parser
+    from cliprt.cli import build_parser
 
     parser = build_parser()
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
@@ -311,8 +311,7 @@ def test_no_user_facing_text_cites_project_only_files():
     root = Path(__file__).parents[2]
     files = [
         *sorted((root / "cliprt_agents").rglob("*.py")),
-        root / "benchmarks" / "pipeline.py",
-        root / "benchmarks" / "demo.py",
+        *sorted((root / "cliprt").rglob("*.py")),
     ]
     cited = [str(f.relative_to(root)) for f in files if "REFERENCE.md" in f.read_text() or "DESIGN.md" in f.read_text()]
     assert cited == []

@@ -197,7 +197,7 @@ def test_sta_items_in_the_training_dataset(pick_augmented):
 
 
 def test_augment_command_and_refusals(tmp_path, pick_demos, capsys):
-    from benchmarks.cli import main
+    from cliprt.cli import main
 
     out = tmp_path / "cli-sta-v0"
     assert main(["augment", "--data", str(pick_demos), "--out", str(out), "--per-demo", "1", "--no-demos", "--no-progress"]) == 0

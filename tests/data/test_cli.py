@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.cli import build_parser, main
+from cliprt.cli import build_parser, main
 from cliprt_data.storage import DatasetReader, check_dataset
 
 from .conftest import PICK, SMALL

@@ -120,7 +120,7 @@ def test_convert_command_reads_a_minari_dataset(tmp_path, capsys):
     from minari.data_collector.episode_buffer import EpisodeBuffer
     from minari.dataset.minari_storage import MinariStorage
 
-    from benchmarks.cli import main
+    from cliprt.cli import main
 
     src = tmp_path / "oxe-like-v0" / "data"
     src.mkdir(parents=True)

@@ -355,7 +355,7 @@ def test_undo_restores_the_state_and_forgets_the_step(tmp_path):
 
 
 def test_dataset_command(capsys, good_dataset):
-    from benchmarks.cli import main
+    from cliprt.cli import main
 
     assert main(["dataset", "info", str(good_dataset)]) == 0
     out = capsys.readouterr().out

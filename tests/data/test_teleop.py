@@ -151,7 +151,7 @@ def test_natural_phrases_vary_and_stay_translatable():
 
 
 def test_collect_command_end_to_end(tmp_path, capsys):
-    from benchmarks.cli import main
+    from cliprt.cli import main
 
     out = tmp_path / "collect-v0"
     rc = main(["collect", "--env", PICK, "--episodes", "2", "--out", str(out), "--image-size", str(SMALL), "--no-progress"])
@@ -171,7 +171,7 @@ def test_collect_command_end_to_end(tmp_path, capsys):
 
 def test_collect_records_the_chosen_camera(tmp_path):
     """The view is an env kwarg in the metadata, so augmentation re-creates the same camera."""
-    from benchmarks.cli import main
+    from cliprt.cli import main
     from cliprt_data.storage import check_dataset
 
     out = tmp_path / "wrist-v0"

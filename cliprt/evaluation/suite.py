@@ -1,6 +1,6 @@
 """Suite files: which agents run on which envs, how many episodes and seeds.
 
-A suite is TOML (or JSON) like ``benchmarks/suites/sim.toml``::
+A suite is TOML (or JSON) like ``cliprt/evaluation/suites/sim.toml``::
 
     env_ids = ["all-sim"]        # or explicit ids
     episodes = 20
@@ -16,7 +16,7 @@ A suite is TOML (or JSON) like ``benchmarks/suites/sim.toml``::
     spec = "clip-rt=runs/demo/clip-rt"
     label = "clip-rt-demo"       # optional: the name in tables (default: the kind)
 
-Keys are the fields of :class:`benchmarks.runner.BenchConfig`; a wrong type,
+Keys are the fields of :class:`cliprt.evaluation.runner.BenchConfig`; a wrong type,
 range or name is refused with the file, the key and the fix.
 """
 
@@ -26,8 +26,8 @@ import json
 from dataclasses import fields
 from pathlib import Path
 
-from benchmarks.agents import AgentSpec
-from benchmarks.runner import BenchConfig
+from cliprt.evaluation.agents import AgentSpec
+from cliprt.evaluation.runner import BenchConfig
 from cliprt_envs.registry import SIM_TASKS
 
 ALL_SIM = "all-sim"
@@ -52,7 +52,7 @@ def shipped_suites() -> list[str]:
 
 
 def resolve_suite(name_or_path: str | Path) -> Path:
-    """A suite file path, or the name of a shipped suite (``sim`` -> ``benchmarks/suites/sim.toml``)."""
+    """A suite file path, or the name of a shipped suite (``sim`` -> ``cliprt/evaluation/suites/sim.toml``)."""
     path = Path(name_or_path)
     if path.exists():
         return path

@@ -117,10 +117,10 @@ FLAGS = {
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from benchmarks.agents import AgentSpec
-    from benchmarks.report import markdown_table, write_reports
-    from benchmarks.runner import BenchConfig, check_setting, run_benchmark
-    from benchmarks.suite import expand_env_ids, load_suite
+    from cliprt.evaluation.agents import AgentSpec
+    from cliprt.evaluation.report import markdown_table, write_reports
+    from cliprt.evaluation.runner import BenchConfig, check_setting, run_benchmark
+    from cliprt.evaluation.suite import expand_env_ids, load_suite
 
     overrides = {key: getattr(args, key) for key in FLAGS}
     if overrides["seeds"] is not None:
@@ -147,7 +147,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from benchmarks.report import compare, load_summary
+    from cliprt.evaluation.report import compare, load_summary
 
     print(compare(load_summary(args.a), load_summary(args.b), str(args.a), str(args.b)))
     return 0

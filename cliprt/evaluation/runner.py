@@ -40,7 +40,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from benchmarks.agents import Agent, AgentSpec, make_agent
+from cliprt.evaluation.agents import Agent, AgentSpec, make_agent
 from cliprt_envs.motions import default_vocabulary
 from cliprt_envs.parallel import main_module_hidden, prepare_context, safe_start_method
 
@@ -424,7 +424,7 @@ def run_settings(config: BenchConfig, agents: Iterable[AgentSpec]) -> dict:
     ``agents`` (kind, checkpoint hash) hold what decides an episode's
     outcome, with ``image_size`` and ``seed_stride``; see :func:`check_settings`.
     """
-    from benchmarks.report import hash_checkpoint
+    from cliprt.evaluation.report import hash_checkpoint
 
     envs = {}
     for env_id in config.env_ids:

@@ -1,4 +1,4 @@
-"""``cliprt demo``: the main job (see :mod:`benchmarks.pipeline`)."""
+"""``cliprt demo``: the main job (see :mod:`cliprt.demo.pipeline`)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ SMOKE_OUT = Path("runs/demo-smoke")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from benchmarks.pipeline import DemoConfig  # plain data; imports neither torch nor mujoco
+    from cliprt.demo.pipeline import DemoConfig  # plain data; imports neither torch nor mujoco
 
     d, s = DemoConfig(DEFAULT_OUT), DemoConfig.smoke(SMOKE_OUT)
     p = sub.add_parser(
@@ -66,7 +66,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import json
     import time
 
-    from benchmarks.pipeline import DemoConfig, run_demo, with_overrides
+    from cliprt.demo.pipeline import DemoConfig, run_demo, with_overrides
 
     for name in ("demos", "episodes", "clip_epochs", "ppo_steps"):
         value = getattr(args, name)

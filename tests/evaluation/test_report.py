@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.report import plot_success
-from benchmarks.stats import summarize
+from cliprt.evaluation.report import plot_success
+from cliprt.evaluation.stats import summarize
 from cliprt_envs.registry import SIM_TASKS
 
 pytest.importorskip("matplotlib")

@@ -19,7 +19,7 @@ from cliprt_envs.motions import Vocabulary
 
 @runtime_checkable
 class Agent(Protocol):
-    """The policy side of an episode (DESIGN.md).
+    """The policy side of an episode.
 
     ``act`` takes a *batched* observation (dict of stacked arrays and a tuple of
     instructions, as vector envs return them) and returns one motion id per
@@ -116,11 +116,11 @@ def _checkpoint(spec: AgentSpec) -> str:
 
 #: kind -> "module:function(spec, vocabulary, seed) -> Agent"
 AGENT_KINDS: dict[str, str] = {
-    "random": "benchmarks.agents:_random",
-    "expert": "benchmarks.agents:_expert",
-    "ppo": "benchmarks.agents:_ppo",
-    "bc": "benchmarks.agents:_bc",
-    "clip-rt": "benchmarks.agents:_clip_rt",
+    "random": "cliprt.evaluation.agents:_random",
+    "expert": "cliprt.evaluation.agents:_expert",
+    "ppo": "cliprt.evaluation.agents:_ppo",
+    "bc": "cliprt.evaluation.agents:_bc",
+    "clip-rt": "cliprt.evaluation.agents:_clip_rt",
 }
 
 

@@ -11,7 +11,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-from benchmarks.stats import intervals_overlap, summarize
+from cliprt.evaluation.stats import intervals_overlap, summarize
 
 SUMMARY_FILE = "results.json"
 PACKAGES = ("cliprt", "gymnasium", "mujoco", "numpy", "torch", "open_clip_torch", "minari", "stable-baselines3")

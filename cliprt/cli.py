@@ -15,8 +15,8 @@ import sys
 COMMAND_MODULES: tuple[str, ...] = (
     "cliprt_envs.cli",
     "cliprt_agents.cli",
-    "benchmarks.bench_cli",
-    "benchmarks.demo",
+    "cliprt.evaluation.cli",
+    "cliprt.demo.cli",
     "cliprt_data.cli",
 )
 
@@ -28,7 +28,7 @@ class UserError(Exception):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cliprt",
-        description="Teach robots with natural language (CLIP-RT, RoboCLIP).",
+        description="Teach robots with natural language (CLIP-RT).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True

@@ -6,9 +6,9 @@ import argparse
 
 import pytest
 
-from benchmarks.cli import build_parser, main
-from benchmarks.runner import BenchConfig
-from benchmarks.suite import load_suite
+from cliprt.cli import build_parser, main
+from cliprt.evaluation.runner import BenchConfig
+from cliprt.evaluation.suite import load_suite
 
 PICK = "CLIPRT-UR5Sim-Pick-v0"
 AGENT = '\n[[agents]]\nspec = "random"\n'
@@ -133,9 +133,9 @@ def test_run_help_defaults_match_the_config():
 
 
 def test_shipped_suite_by_name_from_any_directory(tmp_path, monkeypatch):
-    from benchmarks.suite import load_suite, shipped_suites
+    from cliprt.evaluation.suite import load_suite, shipped_suites
 
-    monkeypatch.chdir(tmp_path)  # a pip-installed user has no benchmarks/suites/ folder beside them
+    monkeypatch.chdir(tmp_path)  # a pip-installed user has no cliprt/evaluation/suites/ folder beside them
     assert "sim" in shipped_suites()
     config, agents = load_suite("sim")
     assert config.env_ids and {a.label for a in agents} >= {"expert", "random"}

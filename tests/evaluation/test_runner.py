@@ -5,13 +5,13 @@ import json
 import numpy as np
 import pytest
 
-from benchmarks.agents import AgentSpec, RandomAgent, make_agent
-from benchmarks.bench_cli import cmd_compare  # noqa: F401  (import check)
-from benchmarks.cli import main
-from benchmarks.report import compare, load_summary, write_reports
-from benchmarks.runner import EPISODES_FILE, BenchConfig, load_episodes, run_benchmark
-from benchmarks.stats import intervals_overlap, wilson_interval
-from benchmarks.suite import load_suite
+from cliprt.cli import main
+from cliprt.evaluation.agents import AgentSpec, RandomAgent, make_agent
+from cliprt.evaluation.cli import cmd_compare  # noqa: F401  (import check)
+from cliprt.evaluation.report import compare, load_summary, write_reports
+from cliprt.evaluation.runner import EPISODES_FILE, BenchConfig, load_episodes, run_benchmark
+from cliprt.evaluation.stats import intervals_overlap, wilson_interval
+from cliprt.evaluation.suite import load_suite
 from cliprt_envs.motions import default_vocabulary
 
 PICK = "CLIPRT-UR5Sim-Pick-v0"
@@ -113,7 +113,7 @@ def test_reports_and_compare(tmp_path):
 
 
 def test_camera_option_reaches_every_env():
-    from benchmarks.runner import _make_env
+    from cliprt.evaluation.runner import _make_env
 
     for camera, expected in ((None, "front"), ("wrist", "wrist")):
         env = _make_env(PICK, 0, 32, None, camera)
@@ -144,9 +144,9 @@ def test_bad_suite_files(tmp_path, content, message):
 def test_shipped_suite_loads():
     from pathlib import Path
 
-    import benchmarks
+    import cliprt.evaluation
 
-    config, agents = load_suite(Path(benchmarks.__file__).parent / "suites" / "sim.toml")
+    config, agents = load_suite(Path(cliprt.evaluation.__file__).parent / "suites" / "sim.toml")
     assert PICK in config.env_ids and {a.kind for a in agents} == {"expert", "random"}
 
 
@@ -197,14 +197,14 @@ def test_runner_resets_only_the_env_that_restarts(tmp_path):
 
 def test_plot_handles_all_and_nothing(tmp_path):
     """0% and 100% rates put a Wilson bound a rounding error past the rate; the plot must cope."""
-    from benchmarks.report import plot_success
+    from cliprt.evaluation.report import plot_success
 
     rows = [
         {"agent": a, "env_id": PICK, "success": ok, "steps": 3, "policy_seconds": 0.1, "env_seconds": 0.1}
         for a, ok in (("all", True), ("none", False))
         for _ in range(10)
     ]
-    from benchmarks.stats import summarize
+    from cliprt.evaluation.stats import summarize
 
     plot_success(summarize(rows), tmp_path / "p.png")
     assert (tmp_path / "p.png").stat().st_size > 0
@@ -327,7 +327,7 @@ def test_cli_refuses_other_settings_in_one_line(tmp_path, capsys):
 
 
 def test_settings_differences_helper():
-    from benchmarks.runner import settings_differences
+    from cliprt.evaluation.runner import settings_differences
 
     old = {"camera": "front", "agents": {"a": {"kind": "random"}}, "episodes": 3}
     new = {"camera": "wrist", "agents": {"a": {"kind": "bc"}, "b": {"kind": "random"}}, "episodes": 5, "fusion": "sum"}

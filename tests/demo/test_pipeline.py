@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.pipeline import DemoConfig, run_demo
+from cliprt.demo.pipeline import DemoConfig, run_demo
 
 
 def _tiny(out) -> DemoConfig:
@@ -55,7 +55,7 @@ def test_smoke_config_is_small_and_keeps_every_stage(tmp_path):
 
 
 def test_fewer_training_samples_than_a_batch_trains_on_them_all(tmp_path):
-    from benchmarks.pipeline import collect, train_clip_rt
+    from cliprt.demo.pipeline import collect, train_clip_rt
 
     # cliprt demo --demos 1 used to stop with "lower --batch-size", an option demo does not have.
     config = replace(_tiny(tmp_path / "demo"), demos_per_task=1, clip_batch_size=64)
@@ -66,7 +66,7 @@ def test_fewer_training_samples_than_a_batch_trains_on_them_all(tmp_path):
 
 
 def test_too_few_training_samples_name_the_demo_option(tmp_path, monkeypatch):
-    import benchmarks.pipeline as pipeline
+    import cliprt.demo.pipeline as pipeline
     from cliprt_agents.synthetic import SyntheticMotionDataset
 
     monkeypatch.setattr(pipeline, "_dataset", lambda config, augmented: SyntheticMotionDataset(1))
@@ -77,7 +77,7 @@ def test_too_few_training_samples_name_the_demo_option(tmp_path, monkeypatch):
 
 def _cliprt_command() -> list[str]:
     script = Path(sys.executable).with_name("cliprt")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "benchmarks.cli"]
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "cliprt.cli"]
 
 
 @pytest.mark.slow
@@ -110,8 +110,9 @@ def test_make_demo_smoke_passes_the_flag_and_keeps_the_plain_demo():
         cmd = [make, "-n", "-C", str(root), "demo", *args]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
         assert done.returncode == 0, done.stderr
-        return next(line for line in done.stdout.splitlines() if " demo" in line and "cliprt" in line)
+        line = next(line for line in done.stdout.splitlines() if " demo" in line and "cliprt" in line)
+        return " ".join(line.split())
 
     assert dry_run().endswith("cliprt demo --out runs/demo")
-    assert dry_run("SMOKE=1").endswith("cliprt demo --smoke")  # the CLI's default: runs/demo-smoke
+    assert dry_run("SMOKE=1").endswith("cliprt demo --smoke --out runs/demo-smoke")
     assert dry_run("SMOKE=1", "OUT=/tmp/elsewhere").endswith("cliprt demo --smoke --out /tmp/elsewhere")
