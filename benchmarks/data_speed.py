@@ -85,11 +85,17 @@ def _loading(paths: list[Path]) -> dict:
         ds[n % len(ds)]
         n += 1
     per_item = n / (time.perf_counter() - start)
-    from cliprt_data.datasets import collate
+    from cliprt_agents.config import TINY_MODEL, ModelConfig
+    from cliprt_agents.data import collator_for
+    from cliprt_agents.model import build_model
+    from cliprt_envs.motions import default_vocabulary
 
+    # The trainer's one collate (preprocessing and tokenisation included), for a CLIP-RT+ model of chunk 8.
+    vocabulary = default_vocabulary()
+    collate = collator_for(build_model(ModelConfig(backbone=TINY_MODEL, variant="plus"), vocabulary), vocabulary)
     loaders = {
         "default_collate_0_workers": torch.utils.data.DataLoader(ds, batch_size=32, shuffle=True),
-        "cliprt_collate_0_workers": torch.utils.data.DataLoader(ds, batch_size=32, shuffle=True, collate_fn=collate),
+        "trainer_collate_0_workers": torch.utils.data.DataLoader(ds, batch_size=32, shuffle=True, collate_fn=collate),
         "default_collate_2_workers": torch.utils.data.DataLoader(ds, batch_size=32, shuffle=True, num_workers=2),
     }
     rates = {}
@@ -97,7 +103,7 @@ def _loading(paths: list[Path]) -> dict:
         seen = 0
         start = time.perf_counter()
         for batch in loader:
-            seen += batch["image"].shape[0]
+            seen += len(batch["motion_ids" if "motion_ids" in batch else "motion_id"])
             if time.perf_counter() - start > 5.0:
                 break
         rates[name] = seen / (time.perf_counter() - start)
@@ -108,7 +114,8 @@ def _translate() -> dict:
     import numpy as np
 
     from cliprt_data.teleop import natural_phrase
-    from cliprt_data.translate import RuleTranslator, _canonical
+    from cliprt_data.translate import RuleTranslator
+    from cliprt_data.translate.lexicon import canonical as _canonical
     from cliprt_envs.motions import default_vocabulary
 
     vocab = default_vocabulary()

@@ -2,11 +2,13 @@
 
 Modules (imported on first use, so ``import cliprt_data`` stays cheap):
 
-- :mod:`cliprt_data.storage`: the on-disk format (Minari HDF5 + a commit manifest), reading, checking, repair;
+- :mod:`cliprt_data.storage`: the on-disk format (Minari HDF5 + a commit manifest), reading, checking, repair
+  (sub-modules ``format``, ``episode``, ``check``, ``reader``, ``writer``, ``repair``);
 - :mod:`cliprt_data.recorder`: :class:`DatasetRecorder`, a Gymnasium wrapper that records episodes;
-- :mod:`cliprt_data.translate`: supervision text -> motion (offline rules, or an OpenAI-compatible LLM);
-- :mod:`cliprt_data.teleop`: language-based teleoperation and scripted collection;
-- :mod:`cliprt_data.augment`: stochastic trajectory augmentation (STA);
+- :mod:`cliprt_data.translate`: supervision text -> motion (offline rules, or an OpenAI-compatible LLM), and
+  :class:`~cliprt_data.translate.Translator`, the project's one translator protocol;
+- :mod:`cliprt_data.teleop`: language-based teleoperation and scripted collection (users, viewer, session, collect);
+- :mod:`cliprt_data.augment`: stochastic trajectory augmentation (STA): ``plan`` (no env), ``execute``, ``dataset``;
 - :mod:`cliprt_data.convert`: low-level end-effector deltas -> language supervision;
 - :mod:`cliprt_data.datasets`: the PyTorch dataset for training (needs torch).
 """
@@ -31,6 +33,7 @@ _EXPORTS = {
     "LLMTranslator": "cliprt_data.translate",
     "LLMConfig": "cliprt_data.translate",
     "Translation": "cliprt_data.translate",
+    "Translator": "cliprt_data.translate",
     "make_translator": "cliprt_data.translate",
     "TeleopSession": "cliprt_data.teleop",
     "ScriptedUser": "cliprt_data.teleop",

@@ -15,6 +15,12 @@ AMOUNT_CHOICES = {"none": None, "slightly": 0, "a-bit": 1, "a-fair-amount": 2, "
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the data commands to the ``cliprt`` parser's sub-commands."""
+    for add in (_add_teleop, _add_collect, _add_augment, _add_convert, _add_dataset):
+        add(sub)
+
+
+def _add_teleop(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "teleop",
         help="teach by talking: type supervision per step, record episodes",
@@ -34,6 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     _storage_args(p)
     p.set_defaults(func=cmd_teleop)
 
+
+def _add_collect(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "collect",
         help="gather demonstrations with a scripted user that talks to the translator",
@@ -52,6 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     _storage_args(p)
     p.set_defaults(func=cmd_collect)
 
+
+def _add_augment(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "augment",
         help="stochastic trajectory augmentation (STA) of simulated demonstrations",
@@ -74,6 +84,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_augment)
 
+
+def _add_convert(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "convert",
         help="turn a dataset of low-level end-effector deltas into language supervision",
@@ -108,6 +120,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     _storage_args(p, append=False)
     p.set_defaults(func=cmd_convert)
 
+
+def _add_dataset(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("dataset", help="inspect, check or repair a recorded dataset")
     p.add_argument(
         "action", choices=("info", "check", "repair"), help="info: summary; check: verify files; repair: keep complete episodes"

@@ -162,7 +162,6 @@ def convert_episodes(
     ``(T, H, W, 3)`` (the last frame is then repeated as the final one);
     ``actions`` is ``(T, D)`` low-level actions. Returns counts.
     """
-    from gymnasium import spaces
     from tqdm.auto import tqdm
 
     vocab = vocabulary or default_vocabulary()
@@ -171,71 +170,100 @@ def convert_episodes(
     counts = {"episodes": 0, "steps": 0, "labelled": 0, "dropped_small": 0, "gripper_events": 0}
     try:
         for ep in tqdm(episodes, desc="convert", unit="ep", disable=not progress, total=total):
-            images = np.asarray(ep["images"], dtype=np.uint8)
-            acts = np.asarray(ep["actions"])
-            t = acts.shape[0]
-            if t == 0:
+            arrays = _episode_arrays(ep, counts["episodes"])
+            if arrays is None:
                 continue
-            if images.shape[0] == t:
-                images = np.concatenate([images, images[-1:]])
-            if images.shape[0] != t + 1 or images.ndim != 4 or images.shape[-1] != 3:
-                raise ValueError(
-                    f"episode {counts['episodes']}: images {images.shape} do not match {t} actions (need (T or T+1, H, W, 3))"
-                )
-            instruction = str(ep.get("instruction", ""))
+            images, acts = arrays
             steps = convert_actions(acts, vocab, config, rng)
             if writer is None:
-                h, w = images.shape[1:3]
-                obs_space = spaces.Dict(
-                    {
-                        "image": spaces.Box(0, 255, shape=(h, w, 3), dtype=np.uint8),
-                        "instruction": spaces.Text(max_length=1024, min_length=0, charset=_CHARSET),
-                    }
-                )
-                act_space = spaces.Box(-np.inf, np.inf, shape=(8,), dtype=np.float32)
-                meta = build_metadata(
-                    source="convert",
-                    vocabulary=vocab,
-                    action_kind="continuous",
-                    extra={"converted_from": source_name, "conversion": {k: v for k, v in config.__dict__.items()}},
-                )
-                writer = DatasetWriter.create(
-                    out, observation_space=obs_space, action_space=act_space, metadata=meta, config=storage or StorageConfig()
-                )
-            builder = EpisodeBuilder({"image": images[0], "instruction": instruction}, info_row(step_kind="reset"))
-            for k, step in enumerate(steps):
-                row = info_row(
-                    supervision=step.supervision,
-                    motion_id=-1 if step.motion_id is None else step.motion_id,
-                    action=step.action,
-                    labelled=step.motion_id is not None,
-                    step_kind="converted",
-                )
-                last = k == t - 1
-                builder.add(
-                    step.action,
-                    0.0,
-                    last and bool(ep.get("success", True)),
-                    last and not ep.get("success", True),
-                    {"image": images[k + 1], "instruction": instruction},
-                    row,
-                )
-                counts["labelled"] += step.motion_id is not None
-                counts["dropped_small"] += step.motion_id is None
-                counts["gripper_events"] += bool(step.action[7] != 0)
+                writer = _create_writer(out, images, vocab, config, storage, source_name)
             writer.write_episode(
-                builder,
+                _build_episode(ep, images, steps, counts),
                 success=bool(ep.get("success", True)),
                 extra={"source": "convert", "converted_from": f"{source_name}#{counts['episodes']}"},
             )
             counts["episodes"] += 1
-            counts["steps"] += t
+            counts["steps"] += acts.shape[0]
     finally:
         if writer is not None:
             writer.close()  # removes the new folder again if it got no episode (an error in the first one)
     if writer is None:
         raise ValueError("no episode with at least one action to convert")
     return {**counts, "dataset": str(writer.path)}
+
+
+def _episode_arrays(ep: Mapping[str, Any], number: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The episode's ``(T + 1, H, W, 3)`` images and ``(T, D)`` actions; None when it has no action."""
+    images = np.asarray(ep["images"], dtype=np.uint8)
+    acts = np.asarray(ep["actions"])
+    t = acts.shape[0]
+    if t == 0:
+        return None
+    if images.shape[0] == t:
+        images = np.concatenate([images, images[-1:]])
+    if images.shape[0] != t + 1 or images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"episode {number}: images {images.shape} do not match {t} actions (need (T or T+1, H, W, 3))")
+    return images, acts
+
+
+def _create_writer(
+    out: str | Path,
+    images: np.ndarray,
+    vocab: Vocabulary,
+    config: ConversionConfig,
+    storage: StorageConfig | None,
+    source_name: str,
+) -> DatasetWriter:
+    """A new dataset for converted episodes of ``images``' size, with continuous 8-D actions."""
+    from gymnasium import spaces
+
+    h, w = images.shape[1:3]
+    obs_space = spaces.Dict(
+        {
+            "image": spaces.Box(0, 255, shape=(h, w, 3), dtype=np.uint8),
+            "instruction": spaces.Text(max_length=1024, min_length=0, charset=_CHARSET),
+        }
+    )
+    act_space = spaces.Box(-np.inf, np.inf, shape=(8,), dtype=np.float32)
+    meta = build_metadata(
+        source="convert",
+        vocabulary=vocab,
+        action_kind="continuous",
+        extra={"converted_from": source_name, "conversion": {k: v for k, v in config.__dict__.items()}},
+    )
+    return DatasetWriter.create(
+        out, observation_space=obs_space, action_space=act_space, metadata=meta, config=storage or StorageConfig()
+    )
+
+
+def _build_episode(
+    ep: Mapping[str, Any], images: np.ndarray, steps: Sequence[ConvertedStep], counts: dict[str, int]
+) -> EpisodeBuilder:
+    """The converted episode in memory; adds its labelled, dropped and gripper steps to ``counts``."""
+    instruction = str(ep.get("instruction", ""))
+    success = ep.get("success", True)
+    builder = EpisodeBuilder({"image": images[0], "instruction": instruction}, info_row(step_kind="reset"))
+    for k, step in enumerate(steps):
+        row = info_row(
+            supervision=step.supervision,
+            motion_id=-1 if step.motion_id is None else step.motion_id,
+            action=step.action,
+            labelled=step.motion_id is not None,
+            step_kind="converted",
+        )
+        last = k == len(steps) - 1
+        builder.add(
+            step.action,
+            0.0,
+            last and bool(success),
+            last and not success,
+            {"image": images[k + 1], "instruction": instruction},
+            row,
+        )
+        counts["labelled"] += step.motion_id is not None
+        counts["dropped_small"] += step.motion_id is None
+        counts["gripper_events"] += bool(step.action[7] != 0)
+    return builder
 
 
 _CHARSET = frozenset(chr(c) for c in range(32, 127))

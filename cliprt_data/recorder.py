@@ -230,7 +230,12 @@ class DatasetRecorder(gym.Wrapper):
 
 
 def _rewind_time_limits(env: gym.Env) -> None:
-    """Give back one step to every TimeLimit wrapper (an undone step does not count)."""
+    """Give back one step to every TimeLimit wrapper (an undone step does not count).
+
+    ``_elapsed_steps`` is private to Gymnasium's ``TimeLimit``; we touch it
+    knowingly, because Gymnasium (checked: 1.x) has no public way to read or
+    set the step count, and resetting through the wrapper would start the count again at zero.
+    """
     e: Any = env
     while isinstance(e, gym.Wrapper):
         if isinstance(e, gym.wrappers.TimeLimit):

@@ -93,7 +93,7 @@ def test_data_commands_work_with_relative_paths(tmp_path, monkeypatch, capsys):
 
 def test_failed_commands_leave_nothing_behind(tmp_path, monkeypatch, capsys):
     """A command that fails before its first episode removes what it created, and only that."""
-    import cliprt_data.augment
+    import cliprt_data.augment.dataset
     import cliprt_data.convert
     import cliprt_data.translate
     from cliprt_data.translate import Translation
@@ -132,14 +132,14 @@ def test_failed_commands_leave_nothing_behind(tmp_path, monkeypatch, capsys):
     capsys.readouterr()
 
     # augment that keeps nothing (every trajectory dropped, --no-demos), and one interrupted by Ctrl-C
-    monkeypatch.setattr(cliprt_data.augment, "_augment_one", lambda *a, **k: None)
+    monkeypatch.setattr(cliprt_data.augment.dataset, "_augment_one", lambda *a, **k: None)
     assert main(["augment", "--data", "mine", "--out", "runs/sta-v0", "--no-demos", "--no-progress"]) == 2
     assert "nothing was saved" in capsys.readouterr().err
 
     def interrupt(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cliprt_data.augment, "_augment_one", interrupt)
+    monkeypatch.setattr(cliprt_data.augment.dataset, "_augment_one", interrupt)
     assert main(["augment", "--data", "mine", "--out", "runs/sta-v0", "--no-demos", "--no-progress"]) == 130
     assert not Path("runs").exists()
 

@@ -16,10 +16,10 @@ from cliprt_data.translate import (
     RuleTranslator,
     RuleTranslatorConfig,
     Translation,
-    _canonical,
     make_translator,
     validated,
 )
+from cliprt_data.translate.lexicon import canonical as _canonical
 from cliprt_envs.motions import Vocabulary, default_vocabulary, paraphrases
 
 V = default_vocabulary()
