@@ -10,18 +10,64 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from cliprt_envs.motions import UnknownMotionError, Vocabulary, default_vocabulary
+from cliprt_envs.instruction_space import (
+    INSTRUCTION_CHARSET,
+    MAX_INSTRUCTION_LENGTH,
+    InstructionText,
+    InvalidInstructionError,
+)
+from cliprt_envs.motions import (
+    PAPER_POSITION_MAGNITUDES_M,
+    PAPER_ROTATION_MAGNITUDES_DEG,
+    POSITION_AXES,
+    UnknownMotionError,
+    Vocabulary,
+    default_vocabulary,
+)
 from cliprt_envs.protocols import Camera, MoveResult, RobotBackend, Task
+
+__all__ = [
+    "INSTRUCTION_CHARSET",
+    "MAX_INSTRUCTION_LENGTH",
+    "EnvState",
+    "InvalidActionError",
+    "InvalidEnvOptionError",
+    "InvalidEnvOptionTypeError",
+    "InvalidInstructionError",
+    "LanguageMotionEnv",
+    "continuous_action_bounds",
+    "expert_action",
+]
 
 PROPRIO_DIM = 8  # tcp xyz (m), tcp quaternion wxyz, gripper opening (0 closed .. 1 open)
 PROPRIO_LOW = np.array([-3, -3, -3, -1, -1, -1, -1, 0], dtype=np.float32)
 PROPRIO_HIGH = np.array([3, 3, 3, 1, 1, 1, 1, 1], dtype=np.float32)
-MAX_INSTRUCTION_LENGTH = 256
-_TEXT_CHARSET = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:'\"!?()-_/&%+")
 
 
 class InvalidActionError(ValueError):
     """An action the env cannot execute; the env is unchanged and still usable."""
+
+
+class InvalidEnvOptionError(ValueError):
+    """A constructor option (``gym.make(id, **options)``) with a value the env cannot use."""
+
+
+class InvalidEnvOptionTypeError(InvalidEnvOptionError, TypeError):
+    """A constructor option of the wrong type (also a ``TypeError``)."""
+
+
+def continuous_action_bounds(vocabulary: Vocabulary) -> tuple[np.ndarray, np.ndarray]:
+    """Per-dimension bounds of the continuous (8-D delta) action space.
+
+    A continuous step may move as far as the vocabulary's largest motion of its
+    kind (metres for x/y/z, radians for roll/pitch/yaw/gripper rotation; the
+    paper's largest when the vocabulary has none of that kind) and commands the
+    gripper with a value in [-1, 1] (> 0 opens, < 0 closes, 0 keeps it).
+    """
+    pos = max(vocabulary.position_magnitudes, default=max(PAPER_POSITION_MAGNITUDES_M))
+    rot = max(vocabulary.rotation_magnitudes, default=math.radians(max(PAPER_ROTATION_MAGNITUDES_DEG)))
+    high = np.array([pos] * len(POSITION_AXES) + [rot] * 4 + [1.0], dtype=np.float32)
+    return -high, high
 
 
 @dataclass(frozen=True)
@@ -50,7 +96,9 @@ class LanguageMotionEnv(gym.Env[dict[str, Any], int]):
 
     ``step`` also accepts the motion text itself (``env.step("lower the arm by
     5 centimeters")``). With ``continuous=True`` the action is an 8-D
-    end-effector delta instead (for CLIP-RT+ and other continuous policies).
+    end-effector delta instead (for CLIP-RT+ and other continuous policies),
+    bounded per dimension by :func:`continuous_action_bounds`; larger values
+    are clipped to the bounds and ``info["action_clipped"]`` says so.
 
     ``reset(options=...)`` understands ``{"state": EnvState}`` (restart from a
     saved state, used by trajectory augmentation), ``{"init_state_index": i}``
@@ -74,9 +122,20 @@ class LanguageMotionEnv(gym.Env[dict[str, Any], int]):
         wrist_camera: Camera | None = None,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None")
+            raise InvalidEnvOptionError(
+                f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}"
+            )
         if reward_type not in ("sparse", "dense"):
-            raise ValueError("reward_type must be 'sparse' or 'dense'")
+            raise InvalidEnvOptionError(f"reward_type must be 'sparse' or 'dense', got {reward_type!r}")
+        for name, flag in (("continuous", continuous), ("terminate_on_success", terminate_on_success)):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise InvalidEnvOptionTypeError(f"{name} must be True or False, got {type(flag).__name__}: {flag!r}")
+        if vocabulary is not None and not isinstance(vocabulary, Vocabulary):
+            raise InvalidEnvOptionTypeError(
+                f"vocabulary must be a cliprt_envs.Vocabulary (e.g. Vocabulary.build(...)) or None, "
+                f"got {type(vocabulary).__name__}"
+            )
+        continuous, terminate_on_success = bool(continuous), bool(terminate_on_success)
         self.backend = backend
         self.camera = camera
         self.wrist_camera = wrist_camera
@@ -87,13 +146,14 @@ class LanguageMotionEnv(gym.Env[dict[str, Any], int]):
         self.reward_type = reward_type
         self.terminate_on_success = terminate_on_success
         if continuous:
-            self.action_space = spaces.Box(-1.0, 1.0, shape=(8,), dtype=np.float32)
+            low, high = continuous_action_bounds(self.vocabulary)
+            self.action_space = spaces.Box(low, high, dtype=np.float32)
         else:
             self.action_space = spaces.Discrete(len(self.vocabulary))
         image = spaces.Box(0, 255, shape=(camera.height, camera.width, 3), dtype=np.uint8)
         obs = {
             "image": image,
-            "instruction": spaces.Text(MAX_INSTRUCTION_LENGTH, charset=_TEXT_CHARSET, min_length=0),
+            "instruction": InstructionText(MAX_INSTRUCTION_LENGTH),
             "proprio": spaces.Box(PROPRIO_LOW, PROPRIO_HIGH, dtype=np.float32),
         }
         if wrist_camera is not None:
@@ -110,6 +170,10 @@ class LanguageMotionEnv(gym.Env[dict[str, Any], int]):
         unknown = set(options) - {"state", "init_state_index", "instruction"}
         if unknown:
             raise ValueError(f"unknown reset options {sorted(unknown)}; use 'state', 'init_state_index' or 'instruction'")
+        # Checked before anything changes, so a bad instruction leaves the episode as it was.
+        override = None
+        if "instruction" in options:
+            override = self._checked_instruction(options["instruction"], "reset option 'instruction'")
         if "state" in options:
             self.restore_state(options["state"])
         else:
@@ -119,15 +183,15 @@ class LanguageMotionEnv(gym.Env[dict[str, Any], int]):
                 if index < 0:
                     raise ValueError(f"init_state_index must be >= 0, got {index}")
                 rng = np.random.default_rng([index, 0x5EED])
-            self.instruction = self.task.reset(self.backend, rng)
+            self.instruction = self._checked_instruction(self.task.reset(self.backend, rng), "task's instruction")
             self.elapsed_steps = 0
-        if "instruction" in options:
-            self.instruction = str(options["instruction"])
+        if override is not None:
+            self.instruction = override
         obs = self._observe()
         return obs, self._reset_info()
 
     def step(self, action: Any) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
-        motion_id, delta = self._parse_action(action)
+        motion_id, delta, clipped = self._parse_action(action)
         result = self.backend.move(delta)
         self.elapsed_steps += 1
         obs = self._observe()
@@ -137,7 +201,9 @@ class LanguageMotionEnv(gym.Env[dict[str, Any], int]):
         else:
             reward = 1.0 if success else 0.0
         terminated = success and self.terminate_on_success
-        return obs, reward, terminated, False, self._step_info(motion_id, result, success)
+        info = self._step_info(motion_id, result, success)
+        info["action_clipped"] = clipped
+        return obs, reward, terminated, False, info
 
     def render(self) -> np.ndarray | None:
         if self.render_mode == "rgb_array":
@@ -173,13 +239,22 @@ class LanguageMotionEnv(gym.Env[dict[str, Any], int]):
     def restore_state(self, state: EnvState) -> None:
         if not isinstance(state, EnvState):
             raise TypeError(f"reset option 'state' must be an EnvState, got {type(state).__name__}")
+        instruction = self._checked_instruction(state.instruction, "saved state's instruction")
         self.backend.restore_state(state.backend)
         self.task.restore_state(state.task)
-        self.instruction = state.instruction
+        self.instruction = instruction
         self.elapsed_steps = state.elapsed_steps
 
     # -- helpers ------------------------------------------------------------
-    def _parse_action(self, action: Any) -> tuple[int | None, np.ndarray]:
+    def _checked_instruction(self, text: object, what: str) -> str:
+        space = self.observation_space["instruction"]
+        if isinstance(space, InstructionText):
+            return space.check(text, what)
+        if not (isinstance(text, str) and space.contains(text)):
+            raise InvalidInstructionError(f"the {what} {text!r} is not in the instruction space {space}")
+        return text
+
+    def _parse_action(self, action: Any) -> tuple[int | None, np.ndarray, bool]:
         if self.continuous:
             try:
                 delta = np.asarray(action, dtype=np.float64).reshape(-1)
@@ -188,8 +263,13 @@ class LanguageMotionEnv(gym.Env[dict[str, Any], int]):
             if delta.shape != (8,):
                 raise InvalidActionError(f"a continuous action is 8 numbers, got shape {delta.shape}")
             if not np.all(np.isfinite(delta)):
-                raise InvalidActionError(f"action contains NaN or inf: {delta.tolist()}")
-            return None, delta
+                raise InvalidActionError(
+                    f"a continuous action must be finite; got NaN or inf in {delta.tolist()} (check the policy's output)"
+                )
+            space = self.action_space
+            assert isinstance(space, spaces.Box)
+            clipped = np.clip(delta, space.low.astype(np.float64), space.high.astype(np.float64))
+            return None, clipped, bool(np.any(clipped != delta))
         if isinstance(action, str):
             try:
                 motion_id = self.vocabulary.id_of(action)
@@ -209,7 +289,7 @@ class LanguageMotionEnv(gym.Env[dict[str, Any], int]):
             raise InvalidActionError(f"an action is a motion id (int) or a motion text, got {type(action).__name__}: {action!r}")
         if not 0 <= motion_id < len(self.vocabulary):
             raise InvalidActionError(f"motion id {motion_id} is out of range 0..{len(self.vocabulary) - 1}")
-        return motion_id, self.vocabulary.delta(motion_id)
+        return motion_id, self.vocabulary.delta(motion_id), False
 
     def proprio(self) -> np.ndarray:
         pos, quat = self.backend.tcp_pose()

@@ -3,8 +3,11 @@
 Two traps, both met here:
 
 - ``fork`` from a process that has rendered (owns an EGL/OSMesa context)
-  deadlocks the child. We use ``forkserver`` (a clean server process that
-  forks workers) where available, else ``spawn``.
+  leaves the child unable to render in-process (it would wait forever). Our
+  cameras notice and render through a helper process instead
+  (:mod:`cliprt_envs.sim.render_server`), which is correct but slower, so we
+  use ``forkserver`` (a clean server process that forks workers) where
+  available, else ``spawn``.
 - ``forkserver`` and ``spawn`` workers re-import the user's ``__main__`` by
   path, re-running an unguarded script. Our workers need only importable
   functions of these packages, so :func:`main_module_hidden` hides the path

@@ -1,12 +1,90 @@
-"""Offscreen MuJoCo rendering as a :class:`~cliprt_envs.protocols.Camera`."""
+"""Offscreen MuJoCo rendering as a :class:`~cliprt_envs.protocols.Camera`.
+
+Two process-level hazards of GL contexts are handled here, not by callers:
+
+- At interpreter exit, MuJoCo's EGL module terminates the EGL display in an
+  ``atexit`` hook; renderers garbage-collected after that raise ``EGLError``
+  from ``__del__`` (a wall of "Exception ignored" tracebacks for any script
+  that does not ``close()`` its env). :func:`_close_all_renderers` runs first
+  (``atexit`` is last-in, first-out, and it is registered after MuJoCo's).
+- A process forked after GL was initialised cannot render (see
+  :mod:`cliprt_envs.sim.render_server`); such a process renders through a
+  helper process instead of hanging.
+"""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import importlib.util
+import os
 import sys
+import warnings
+import weakref
+from typing import Any
 
 import mujoco
 import numpy as np
+
+#: Smallest and largest image side, in pixels. Larger frames take seconds each
+#: to render in software (llvmpipe) and fill memory fast (1024x1024 RGB is 3 MB
+#: per observation); videos for people are better made from smaller frames.
+MIN_IMAGE_SIZE = 16
+MAX_IMAGE_SIZE = 1024
+
+#: Pid of the process that created this process's in-process renderers.
+_GL_OWNER_PID: int | None = None
+#: True in a process forked after GL was initialised (by our cameras or any
+#: other mujoco.Renderer): rendering here would hang, so a helper process renders.
+_FORKED_AFTER_GL = False
+#: Cameras holding a live renderer, closed at exit before EGL is torn down.
+_LIVE: weakref.WeakSet[MujocoCamera] = weakref.WeakSet()
+_EXIT_HOOK_PID: int | None = None
+_WARNED_REMOTE = False
+
+
+def _after_fork_in_child() -> None:
+    global _FORKED_AFTER_GL
+    egl = sys.modules.get("mujoco.egl")
+    if _GL_OWNER_PID is not None or getattr(egl, "EGL_DISPLAY", None) is not None:
+        _FORKED_AFTER_GL = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _close_all_renderers() -> None:
+    if os.getpid() != _EXIT_HOOK_PID:
+        return  # a forked child's inherited hook: the renderers belong to the parent
+    for camera in list(_LIVE):
+        with contextlib.suppress(Exception):  # at exit, never make things worse
+            camera.close()
+
+
+def _new_renderer(model: mujoco.MjModel, height: int, width: int) -> Any:
+    global _GL_OWNER_PID, _EXIT_HOOK_PID, _WARNED_REMOTE
+    if _FORKED_AFTER_GL:
+        from cliprt_envs.sim.render_server import RemoteRenderer
+
+        if not _WARNED_REMOTE:
+            _WARNED_REMOTE = True
+            warnings.warn(
+                "this process was forked after its parent rendered with MuJoCo, so it cannot render itself; "
+                "rendering through a helper process instead (slower). For full speed start workers with "
+                "'forkserver' or 'spawn', e.g. AsyncVectorEnv(env_fns, context='forkserver')",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+        return RemoteRenderer(model, height, width)
+    _load_llvm_users_first()
+    renderer = mujoco.Renderer(model, height, width)
+    _GL_OWNER_PID = os.getpid()
+    if _EXIT_HOOK_PID != _GL_OWNER_PID:
+        # After mujoco.Renderer, so after MuJoCo's own eglTerminate hook: ours runs first.
+        _EXIT_HOOK_PID = _GL_OWNER_PID
+        atexit.register(_close_all_renderers)
+    return renderer
 
 
 def _load_llvm_users_first() -> None:
@@ -28,8 +106,12 @@ class MujocoCamera:
     def __init__(
         self, model: mujoco.MjModel, data: mujoco.MjData, name: str = "front", height: int = 224, width: int = 224
     ) -> None:
-        if height < 16 or width < 16:
-            raise ValueError(f"image size must be at least 16x16, got {height}x{width}")
+        if not (MIN_IMAGE_SIZE <= height <= MAX_IMAGE_SIZE and MIN_IMAGE_SIZE <= width <= MAX_IMAGE_SIZE):
+            raise ValueError(
+                f"image size must be between {MIN_IMAGE_SIZE} and {MAX_IMAGE_SIZE} pixels per side, got {height}x{width}"
+            )
+        if not isinstance(name, str):
+            raise TypeError(f"a camera name is a str, got {type(name).__name__} {name!r}")
         if height > model.vis.global_.offheight or width > model.vis.global_.offwidth:
             model.vis.global_.offheight = max(height, model.vis.global_.offheight)
             model.vis.global_.offwidth = max(width, model.vis.global_.offwidth)
@@ -40,17 +122,18 @@ class MujocoCamera:
             raise ValueError(f"no camera {name!r}; the scene has {names}") from None
         self.model, self.data = model, data
         self.name, self.height, self.width = name, height, width
-        self._renderer: mujoco.Renderer | None = None
+        self._renderer: Any = None  # mujoco.Renderer, or a RemoteRenderer in a forked-after-GL process
         self._option = mujoco.MjvOption()
 
     def read(self) -> np.ndarray:
         if self._renderer is None:
-            _load_llvm_users_first()
-            self._renderer = mujoco.Renderer(self.model, self.height, self.width)
+            self._renderer = _new_renderer(self.model, self.height, self.width)
+            _LIVE.add(self)
         self._renderer.update_scene(self.data, camera=self.camera_id, scene_option=self._option)
         return self._renderer.render()
 
     def close(self) -> None:
         if self._renderer is not None:
-            self._renderer.close()
-            self._renderer = None
+            renderer, self._renderer = self._renderer, None
+            _LIVE.discard(self)
+            renderer.close()

@@ -268,3 +268,107 @@ def test_torch_can_be_imported_after_rendering():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith("ok")
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        ({"image_size": 64.5}, TypeError, r"image_size must be an int .* 16\.\.1024.*got float 64\.5"),
+        ({"image_size": "64"}, TypeError, "image_size must be"),
+        ({"image_size": None}, TypeError, "image_size must be"),
+        ({"image_size": True}, TypeError, "image_size must be"),
+        ({"image_size": 5000}, ValueError, r"16\.\.1024.*got 5000"),
+        ({"image_size": 8}, ValueError, r"16\.\.1024.*got 8"),
+        ({"image_size": (64,)}, ValueError, "pair"),
+        ({"image_size": (64, 5000)}, ValueError, "1024"),
+        ({"camera": None}, ValueError, r"camera must be one of 'front', 'side', 'wrist'; got None"),
+        ({"camera": "top"}, ValueError, "camera must be one of"),
+        ({"wrist_camera": "yes"}, TypeError, "wrist_camera must be True or False"),
+        ({"continuous": "no"}, TypeError, "continuous must be True or False"),
+        ({"render_mode": "human"}, ValueError, r"render_mode must be one of \['rgb_array'\]"),
+        ({"reward_type": "dens"}, ValueError, "reward_type must be 'sparse' or 'dense'"),
+        ({"vocabulary": ["raise the arm"]}, TypeError, "vocabulary must be a cliprt_envs.Vocabulary"),
+        ({"sim_config": {"settle_steps": 3}}, TypeError, "sim_config must be a"),
+        ({"imagesize": 64}, TypeError, "unknown sim env option 'imagesize' .did you mean 'image_size'"),
+    ],
+)
+def test_bad_constructor_options_are_clear_errors(options, error, match):
+    from cliprt_envs.language_env import InvalidEnvOptionError
+
+    kwargs = {"image_size": SMALL, **options}
+    with pytest.raises(error, match=match) as caught:
+        gym.make(SIM_IDS[0], **kwargs)
+    # gymnasium re-raises a creator's TypeError with the kwargs appended; the cause is ours
+    cause = caught.value if isinstance(caught.value, InvalidEnvOptionError) else caught.value.__cause__
+    assert isinstance(cause, InvalidEnvOptionError), repr(caught.value)
+
+
+def test_image_size_accepts_whole_numbers_and_pairs():
+    env = gym.make(SIM_IDS[0], image_size=(48, 64))
+    try:
+        assert env.observation_space["image"].shape == (48, 64, 3)
+        assert env.reset(seed=0)[0]["image"].shape == (48, 64, 3)
+    finally:
+        env.close()
+    env = gym.make(SIM_IDS[0], image_size=32.0)  # e.g. from a JSON config
+    try:
+        assert env.observation_space["image"].shape == (32, 32, 3)
+    finally:
+        env.close()
+
+
+def test_continuous_action_space_is_bounded_and_out_of_range_actions_are_clipped():
+    from cliprt_envs.motions import Vocabulary
+
+    env = make(SIM_IDS[0], continuous=True)
+    try:
+        space = env.action_space
+        vocab = env.unwrapped.vocabulary
+        assert np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))
+        np.testing.assert_allclose(space.high[:3], max(vocab.position_magnitudes))
+        np.testing.assert_allclose(space.high[3:7], max(vocab.rotation_magnitudes))
+        np.testing.assert_allclose(space.high[7], 1.0)
+        np.testing.assert_array_equal(space.low, -space.high)
+        # every motion of the vocabulary is a valid continuous action
+        assert all(space.contains(vocab.delta(i).astype(np.float32)) for i in range(len(vocab)))
+
+        env.reset(seed=0)
+        _, _, _, _, info = env.step(np.array([0.03, 0, 0, 0, 0, 0, 0, 0], dtype=np.float32))
+        assert info["action_clipped"] is False
+        before = env.unwrapped.save_state()
+        _, _, _, _, info = env.step(np.full(8, 1e9))
+        assert info["action_clipped"] is True
+        commanded = np.asarray(info["commanded_delta"])
+        assert np.all(np.abs(commanded) <= space.high.astype(np.float64) + 1e-9), commanded
+        assert commanded[7] == 1.0 and np.max(np.abs(commanded[3:7])) <= max(vocab.rotation_magnitudes) + 1e-6
+        for bad in (np.full(8, np.nan), np.array([0, 0, np.inf, 0, 0, 0, 0, 0])):
+            state = env.unwrapped.save_state()
+            with pytest.raises(InvalidActionError, match="finite"):
+                env.step(bad)
+            np.testing.assert_array_equal(env.unwrapped.save_state().backend, state.backend)
+        assert not np.array_equal(before.backend, env.unwrapped.save_state().backend)
+    finally:
+        env.close()
+    coarse = Vocabulary.build(position_magnitudes=(0.02, 0.3), rotation_magnitudes_deg=(30,))
+    env = make(SIM_IDS[0], continuous=True, vocabulary=coarse)
+    try:
+        np.testing.assert_allclose(env.action_space.high, [0.3] * 3 + [np.radians(30)] * 4 + [1.0], rtol=1e-6)
+    finally:
+        env.close()
+
+
+def test_discrete_steps_report_no_clipping():
+    env = make(SIM_IDS[0])
+    try:
+        env.reset(seed=0)
+        assert env.step(0)[4]["action_clipped"] is False
+    finally:
+        env.close()
+
+
+def test_env_checker_in_continuous_mode():
+    env = make(SIM_IDS[0], continuous=True)
+    try:
+        check_env(env.unwrapped, skip_render_check=False)
+    finally:
+        env.close()
