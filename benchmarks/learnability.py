@@ -50,11 +50,11 @@ def held_out_accuracy(policy, dataset, batch: int = 64) -> float:
 
 
 def run_cell(args: argparse.Namespace, env_id: str, camera: str, demos: int, sta: int) -> dict:
-    from cliprt.evaluation.agents import AgentSpec
     from cliprt.evaluation.runner import BenchConfig, run_benchmark
     from cliprt.evaluation.stats import summarize
     from cliprt_agents.config import ModelConfig, TrainConfig
     from cliprt_agents.policy import load_policy
+    from cliprt_agents.registry import AgentSpec
     from cliprt_agents.train import train
     from cliprt_data.augment import STAConfig, augment_dataset
     from cliprt_data.datasets import load_training_dataset

@@ -59,22 +59,19 @@ def register_tiny_config(open_clip: Any) -> None:
     names = [n for n in (TINY_MODEL, TINY_CONV_MODEL) if n not in open_clip.list_models()]
     if not names:
         return
-    registry = getattr(getattr(open_clip, "factory", None), "_MODEL_CONFIGS", None)
-    if isinstance(registry, dict):
-        for name in names:
-            registry[name] = copy.deepcopy(TINY_MODEL_CONFIG)
-        return
-    # Fallback for open_clip versions without the private registry: the public
-    # API takes a JSON file.
+    # open_clip's public API reads architectures from JSON files, and reads every registered folder
+    # again whenever another is added: the folder stays until the process exits.
+    import atexit
     import json
+    import shutil
     import tempfile
 
     folder = tempfile.mkdtemp(prefix="cliprt-open-clip-")
+    atexit.register(shutil.rmtree, folder, True)
     for name in names:
-        path = os.path.join(folder, f"{name}.json")
-        with open(path, "w") as f:
+        with open(os.path.join(folder, f"{name}.json"), "w") as f:
             json.dump(TINY_MODEL_CONFIG, f)
-        open_clip.add_model_config(path)
+    open_clip.add_model_config(folder)
 
 
 @dataclass(frozen=True)

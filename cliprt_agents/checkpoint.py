@@ -43,16 +43,6 @@ LATEST_FILE = "latest.json"
 
 
 # -- vocabulary ---------------------------------------------------------------
-def vocabulary_to_dict(vocabulary: Vocabulary) -> dict[str, Any]:
-    """JSON-able vocabulary (delegates to :meth:`Vocabulary.to_dict`, the one serialisation)."""
-    return vocabulary.to_dict()
-
-
-def vocabulary_from_dict(data: dict[str, Any]) -> Vocabulary:
-    """Inverse of :func:`vocabulary_to_dict`; ValueError for data that is not a vocabulary."""
-    return Vocabulary.from_dict(data)
-
-
 def vocabulary_differences(saved: Vocabulary, given: Vocabulary, limit: int = 3) -> list[str]:
     """Human-readable differences (empty when the two vocabularies are the same motions in the same order)."""
     diffs: list[str] = []
@@ -161,7 +151,7 @@ def model_config_dict(model: Any, vocabulary: Vocabulary, extra: dict[str, Any] 
         "architecture": model.architecture,
         "embed_dim": model.embed_dim,
         "preprocess": model.preprocess.to_dict(),
-        "vocabulary": vocabulary_to_dict(vocabulary),
+        "vocabulary": vocabulary.to_dict(),
         "action_token_ids": model.action_token_ids,
     }
     if extra:
@@ -207,7 +197,7 @@ def load_model(
     data = read_config(model_dir)
     try:
         config = ModelConfig.from_dict(data["model"])
-        saved_vocab = vocabulary_from_dict(data["vocabulary"])
+        saved_vocab = Vocabulary.from_dict(data["vocabulary"])
         spec = PreprocessSpec(
             **{**data["preprocess"], "mean": tuple(data["preprocess"]["mean"]), "std": tuple(data["preprocess"]["std"])}
         )

@@ -1,15 +1,20 @@
-"""``cliprt train``: contrastive imitation learning from a dataset, sim rollouts or a toy set.
+"""``cliprt train``: contrastive imitation learning from a dataset, sim rollouts or a toy set; ``train bc|ppo``: the baselines.
 
 Runs unchanged under ``torchrun --nproc_per_node=N`` (each process takes
 ``--batch-size / N`` samples of every global batch). Rerunning the same
 command after a crash resumes from the newest checkpoint in ``--out``.
-Only argparse is imported at the top so that ``cliprt --help`` stays fast.
+
+The hyper-parameter flags are generated from the config dataclasses
+(:class:`~cliprt_agents.config.ModelConfig`, :class:`~cliprt_agents.config.TrainConfig`,
+:class:`~cliprt_agents.baselines.configs.BCConfig`, :class:`~cliprt_agents.baselines.configs.PPOConfig`)
+by :mod:`cliprt_agents.flags`; this module adds only where the data comes from
+and how the process runs. Building the parser imports those plain-data
+modules and argparse, never torch, so ``cliprt --help`` stays fast.
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import sys
 from pathlib import Path
@@ -21,56 +26,38 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if action.default is None or action.default is False or "default" in text:
+        if action.default is None or action.nargs == 0 or "default" in text:
             return text
         return super()._get_help_string(action)
 
 
+DESCRIPTION = (
+    "Train a CLIP-RT policy by contrastive imitation learning. Data: a recorded dataset (--data), "
+    "scripted-expert rollouts of sim tasks (--collect-sim), or a toy set (--synthetic). "
+    "Rerun the same command to resume after a crash; wrap it in `torchrun --nproc_per_node=N` for DDP. "
+    "`cliprt train bc` and `cliprt train ppo` train the baselines instead."
+)
+
+#: Arguments argparse cannot require itself: the baselines' sub-commands have their own.
+_REQUIRED_DATA = ("--data", "--collect-sim", "--synthetic")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    from cliprt_agents.baselines.configs import BCConfig
+    from cliprt_agents.config import ModelConfig, TrainConfig
+    from cliprt_agents.flags import add_config_flags
+
     p = sub.add_parser(
         "train",
-        help="train CLIP-RT / CLIP-RT-Action / CLIP-RT+ (also under torchrun)",
-        description=(
-            "Train a CLIP-RT policy by contrastive imitation learning. Data: a recorded dataset (--data), "
-            "scripted-expert rollouts of sim tasks (--collect-sim), or a toy set (--synthetic). "
-            "Rerun the same command to resume after a crash; wrap it in `torchrun --nproc_per_node=N` for DDP."
-        ),
+        help="train CLIP-RT / CLIP-RT-Action / CLIP-RT+ (also under torchrun); `train bc|ppo`: the baselines",
+        description=DESCRIPTION,
         formatter_class=HelpFormatter,
     )
-    src = p.add_argument_group("data (choose one)")
-    excl = src.add_mutually_exclusive_group(required=True)
-    excl.add_argument("--data", type=Path, metavar="PATH", help="a recorded dataset directory (loaded by cliprt_data)")
-    excl.add_argument(
-        "--collect-sim", metavar="ID[,ID]", help="roll out the scripted expert of these sim tasks (names or env ids)"
-    )
-    excl.add_argument("--synthetic", type=int, metavar="N", help="N samples of a toy coloured-square task (smoke tests)")
-    src.add_argument("--episodes", type=int, default=50, help="episodes per sim task with --collect-sim")
-    src.add_argument("--sim-image-size", type=int, default=224, help="camera resolution for --collect-sim")
-    src.add_argument("--sim-seed", type=int, default=0, help="first episode seed for --collect-sim")
-    src.add_argument("--no-paraphrase", action="store_true", help="supervise with canonical motion texts only")
+    src = _add_data_flags(p, "data (choose one)")
     src.add_argument("--val-data", type=Path, metavar="PATH", help="a separate validation dataset (default: held-out episodes)")
 
     m = p.add_argument_group("model")
-    m.add_argument("--model", default="ViT-B-32", help="open_clip model name, or CLIPRT-Tiny for CPU tests")
-    m.add_argument(
-        "--pretrained",
-        default="laion2b_s34b_b79k",
-        help="open_clip tag, a local weights file, or 'none' for random weights",
-    )
-    m.add_argument(
-        "--variant",
-        choices=("language", "action_tokens", "plus"),
-        default="language",
-        help="CLIP-RT (motion texts), CLIP-RT-Action (learned motion tokens) or CLIP-RT+ (action chunks)",
-    )
-    m.add_argument(
-        "--fusion",
-        choices=("sum", "product"),
-        default="sum",
-        help="image + instruction context: the paper's sum, or sum plus element-wise product (can choose objects by name)",
-    )
-    m.add_argument("--image-size", type=int, help="override the image tower's input size")
-    m.add_argument("--chunk-size", type=int, default=8, help="CLIP-RT+: actions per chunk")
+    add_config_flags(m, ModelConfig)
     m.add_argument(
         "--action-dims",
         type=int,
@@ -81,26 +68,67 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--init-from", type=Path, metavar="DIR", help="start from the weights of a CLIP-RT checkpoint")
 
     t = p.add_argument_group("training")
-    t.add_argument("--out", type=Path, required=True, help="run directory (checkpoints, metrics, final model)")
-    t.add_argument("--epochs", type=int, default=100, help="passes over the training set (see also --max-steps)")
-    t.add_argument("--max-steps", type=int, help="stop after this many optimiser steps (overrides --epochs)")
-    t.add_argument("--batch-size", type=int, default=16, help="global batch size (split over torchrun processes)")
-    t.add_argument("--lr", type=float, default=5e-6, help="peak learning rate (paper: 5e-6 fine-tuning; ~5e-4 from scratch)")
-    t.add_argument("--warmup", type=int, default=100, help="warm-up steps")
-    t.add_argument(
-        "--weight-decay", type=float, default=0.1, help="AdamW weight decay (not applied to gains, biases or the logit scale)"
+    t.add_argument("--out", type=Path, help="run directory (checkpoints, metrics, final model); required")
+    add_config_flags(t, TrainConfig)
+    _add_run_flags(t)
+    t.add_argument("--overwrite", action="store_true", help="start over instead of resuming from --out")
+    p.set_defaults(func=cmd_train, train_parser=p)
+
+    baselines = p.add_subparsers(
+        dest="baseline", metavar="{bc,ppo}", required=False, help="train a baseline instead (see `cliprt train bc --help`)"
     )
-    t.add_argument("--grad-clip", type=float, default=1.0, help="max gradient norm (0: off)")
-    t.add_argument(
-        "--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto", help="auto: bf16 on GPUs, fp32 on CPUs"
+    bc = baselines.add_parser(
+        "bc",
+        help="behaviour cloning with a small CNN (the imitation baseline)",
+        description="Train the behaviour-cloning baseline on a dataset; the best-validation model is saved in --out.",
+        formatter_class=HelpFormatter,
     )
-    t.add_argument("--contrastive-weight", type=float, default=0.0, help="CLIP-RT+: add this much CIL loss to the L1 loss")
-    t.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
-    t.add_argument("--val-fraction", type=float, default=0.1, help="fraction of episodes held out for validation")
-    t.add_argument("--val-every", type=int, default=200, help="validate every N steps")
-    t.add_argument("--checkpoint-every", type=int, default=200, help="write a resumable checkpoint every N steps")
-    t.add_argument("--keep", type=int, default=2, help="resumable checkpoints to keep")
-    t.add_argument("--seed", type=int, default=0, help="random seed: weights, shuffling, the validation split, --synthetic data")
+    _add_data_flags(bc, "data (choose one)", required=True)
+    bt = bc.add_argument_group("training")
+    bt.add_argument("--out", type=Path, required=True, help="model directory")
+    add_config_flags(bt, BCConfig, dest_prefix="bc_")
+    _add_run_flags(bt)
+    bt.add_argument("--no-progress", action="store_true", help="no progress bars")
+    bc.set_defaults(func=cmd_train_bc)
+    _register_ppo(baselines)
+
+
+def _register_ppo(baselines: argparse._SubParsersAction) -> None:
+    # PPOConfig lives beside stable-baselines3 code; its module imports gymnasium, not SB3, at the top.
+    from cliprt_agents.baselines.ppo import PPOConfig
+    from cliprt_agents.flags import add_config_flags
+
+    ppo = baselines.add_parser(
+        "ppo",
+        help="PPO (stable-baselines3) on the task reward (the RL baseline)",
+        description="Train one multi-task PPO policy on sim tasks; SB3's zip and its config are saved in --out.",
+        formatter_class=HelpFormatter,
+    )
+    pt = ppo.add_argument_group("training")
+    pt.add_argument("--out", type=Path, required=True, help="model directory")
+    add_config_flags(pt, PPOConfig, dest_prefix="ppo_", required=("env_ids",))
+    pt.add_argument("--no-progress", action="store_true", help="no progress bars")
+    ppo.set_defaults(func=cmd_train_ppo)
+
+
+def _add_data_flags(p: argparse.ArgumentParser, title: str, required: bool = False) -> argparse._ArgumentGroup:
+    """Where the training samples come from (CLIP-RT and BC read the same samples)."""
+    src = p.add_argument_group(title)
+    excl = src.add_mutually_exclusive_group(required=required)
+    excl.add_argument("--data", type=Path, metavar="PATH", help="a recorded dataset directory (loaded by cliprt_data)")
+    excl.add_argument(
+        "--collect-sim", metavar="ID[,ID]", help="roll out the scripted expert of these sim tasks (names or env ids)"
+    )
+    excl.add_argument("--synthetic", type=int, metavar="N", help="N samples of a toy coloured-square task (smoke tests)")
+    src.add_argument("--episodes", type=int, default=50, help="episodes per sim task with --collect-sim")
+    src.add_argument("--sim-image-size", type=int, default=224, help="camera resolution for --collect-sim")
+    src.add_argument("--sim-seed", type=int, default=0, help="first episode seed for --collect-sim")
+    src.add_argument("--no-paraphrase", action="store_true", help="supervise with canonical motion texts only")
+    return src
+
+
+def _add_run_flags(t: argparse._ArgumentGroup) -> None:
+    """How this process runs (not hyper-parameters: they change speed, not results)."""
     t.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, or auto (cuda when torch sees a GPU, else cpu)")
     t.add_argument(
         "--threads",
@@ -108,15 +136,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="torch CPU threads per process (default: torch's choice; use 1 on CPUs shared with other jobs, "
         "where spin-waiting threads can make every step many times slower)",
     )
-    t.add_argument("--overwrite", action="store_true", help="start over instead of resuming from --out")
-    t.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.set_defaults(func=cmd_train)
 
 
 def load_recorded_dataset(path: Path, **options: Any) -> Any:
     """A recorded dataset through ``cliprt_data.datasets.load_training_dataset`` (imported lazily).
 
-    Options the loader accepts (e.g. ``chunk_size``) are passed on; others are dropped.
+    ``options`` are the loader's keyword arguments (``chunk_size``, ``progress``, ...).
     """
     try:
         from cliprt_data.datasets import load_training_dataset
@@ -127,43 +152,15 @@ def load_recorded_dataset(path: Path, **options: Any) -> Any:
         ) from None
     if not path.exists():
         raise FileNotFoundError(f"dataset {str(path)!r} does not exist")
-    params = inspect.signature(load_training_dataset).parameters
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    accepted = {k: v for k, v in options.items() if takes_any or k in params}
-    return load_training_dataset(path, **accepted)
+    return load_training_dataset(path, **options)
 
 
 def _configs(args: argparse.Namespace) -> tuple[Any, Any]:
     from cliprt_agents.config import ALL_DIMS, SEVEN_DOF_INDICES, ModelConfig, TrainConfig
+    from cliprt_agents.flags import config_from_flags
 
-    model_config = ModelConfig(
-        backbone=args.model,
-        pretrained=args.pretrained,
-        variant=args.variant,
-        fusion=args.fusion,
-        image_size=args.image_size,
-        chunk_size=args.chunk_size,
-        action_indices=SEVEN_DOF_INDICES if args.action_dims == 7 else ALL_DIMS,
-    )
-    train_config = TrainConfig(
-        epochs=args.epochs,
-        max_steps=args.max_steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        warmup_steps=args.warmup,
-        weight_decay=args.weight_decay,
-        grad_clip=args.grad_clip or None,
-        precision=args.precision,
-        num_workers=args.workers,
-        val_fraction=args.val_fraction,
-        val_every=args.val_every,
-        checkpoint_every=args.checkpoint_every,
-        keep_checkpoints=args.keep,
-        seed=args.seed,
-        contrastive_weight=args.contrastive_weight,
-        progress=not args.no_progress,
-    )
-    return model_config, train_config
+    model_config = config_from_flags(ModelConfig, args, action_indices=SEVEN_DOF_INDICES if args.action_dims == 7 else ALL_DIMS)
+    return model_config, config_from_flags(TrainConfig, args)
 
 
 #: Seconds a torchrun rank other than 0 waits, after an error, for rank 0 to report the same error.
@@ -176,6 +173,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from cliprt_agents.errors import MissingDependencyError
 
+    _check_required(args)
     try:
         try:
             return _train(args)
@@ -193,29 +191,34 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise SystemExit(2) from None
 
 
-def _train(args: argparse.Namespace) -> int:
-    import os
+def _check_required(args: argparse.Namespace) -> None:
+    """What argparse would require of ``cliprt train`` if the baselines' sub-commands did not share its parser."""
+    parser = args.train_parser
+    if args.out is None:
+        parser.error("the following arguments are required: --out")
+    if all(getattr(args, name.lstrip("-").replace("-", "_")) is None for name in _REQUIRED_DATA):
+        parser.error(f"one of the arguments {' '.join(_REQUIRED_DATA)} is required")
 
-    from cliprt_agents.devices import resolve_device
 
-    model_config, train_config = _configs(args)
-    resolve_device(args.device, fix="--device cpu")  # before collecting data or building the model
-    if args.threads is not None:
-        if args.threads < 1:
+def _set_threads(threads: int | None) -> None:
+    if threads is not None:
+        if threads < 1:
             raise ValueError("--threads must be >= 1")
         import torch
 
-        torch.set_num_threads(args.threads)
+        torch.set_num_threads(threads)
+
+
+def _load_training_data(
+    args: argparse.Namespace, *, chunk_size: int, recorded_chunk: int | None, seed: int, progress: bool
+) -> tuple[Any, dict[str, Any]]:
+    """``(dataset, data_info)`` from ``--data``, ``--collect-sim`` or ``--synthetic``."""
     if args.episodes < 1:
         raise ValueError("--episodes must be >= 1")
-    rank = int(os.environ.get("RANK", "0"))
-    progress = train_config.progress and rank == 0
-    val_dataset = None
-    chunk = model_config.chunk_size if model_config.variant == "plus" else None
     if args.data is not None:
-        dataset = load_recorded_dataset(args.data, chunk_size=chunk, progress=progress)
-        data_info: dict[str, Any] = {"source": "recorded", "path": str(args.data), "samples": len(dataset)}
-    elif args.collect_sim is not None:
+        dataset = load_recorded_dataset(args.data, chunk_size=recorded_chunk, progress=progress)
+        return dataset, {"source": "recorded", "path": str(args.data), "samples": len(dataset)}
+    if args.collect_sim is not None:
         from cliprt_agents.sim_data import collect_sim_dataset
 
         dataset = collect_sim_dataset(
@@ -223,22 +226,37 @@ def _train(args: argparse.Namespace) -> int:
             args.episodes,
             seed=args.sim_seed,
             image_size=args.sim_image_size,
-            chunk_size=model_config.chunk_size,
+            chunk_size=chunk_size,
             paraphrase=not args.no_paraphrase,
             progress=progress,
         )
         data_info = {"source": "sim", **getattr(dataset, "summary", {})}
         if progress:
             print(f"collected {json.dumps(data_info)}", flush=True)
-    else:
-        from cliprt_agents.synthetic import SyntheticMotionDataset
+        return dataset, data_info
+    from cliprt_agents.synthetic import SyntheticMotionDataset
 
-        if args.synthetic < 2:
-            raise ValueError("--synthetic needs at least 2 samples")
-        dataset = SyntheticMotionDataset(
-            args.synthetic, seed=args.seed, paraphrase=not args.no_paraphrase, chunk_size=model_config.chunk_size
-        )
-        data_info = {"source": "synthetic", "samples": args.synthetic}
+    if args.synthetic < 2:
+        raise ValueError("--synthetic needs at least 2 samples")
+    dataset = SyntheticMotionDataset(args.synthetic, seed=seed, paraphrase=not args.no_paraphrase, chunk_size=chunk_size)
+    return dataset, {"source": "synthetic", "samples": args.synthetic}
+
+
+def _train(args: argparse.Namespace) -> int:
+    import os
+
+    from cliprt_agents.devices import resolve_device
+
+    model_config, train_config = _configs(args)
+    resolve_device(args.device, fix="--device cpu")  # before collecting data or building the model
+    _set_threads(args.threads)
+    rank = int(os.environ.get("RANK", "0"))
+    progress = train_config.progress and rank == 0
+    val_dataset = None
+    chunk = model_config.chunk_size if model_config.variant == "plus" else None
+    dataset, data_info = _load_training_data(
+        args, chunk_size=model_config.chunk_size, recorded_chunk=chunk, seed=train_config.seed, progress=progress
+    )
     if args.val_data is not None:
         val_dataset = load_recorded_dataset(args.val_data, chunk_size=chunk, progress=progress)
 
@@ -269,4 +287,41 @@ def _train(args: argparse.Namespace) -> int:
             "best": str(result.best_dir) if result.best_dir else None,
         }
         print(json.dumps(summary, indent=2), file=sys.stdout, flush=True)
+    return 0
+
+
+def cmd_train_bc(args: argparse.Namespace) -> int:
+    """``cliprt train bc``: the behaviour-cloning baseline on the same samples as CLIP-RT."""
+    from cliprt_agents.baselines.configs import BCConfig
+    from cliprt_agents.devices import resolve_device
+    from cliprt_agents.flags import config_from_flags
+
+    config = config_from_flags(BCConfig, args, dest_prefix="bc_")
+    resolve_device(args.device, fix="--device cpu")
+    _set_threads(args.threads)
+    dataset, data_info = _load_training_data(
+        args, chunk_size=1, recorded_chunk=None, seed=config.seed, progress=not args.no_progress
+    )
+    from cliprt_agents.baselines.bc import train_bc
+    from cliprt_envs.motions import default_vocabulary
+
+    vocabulary = getattr(dataset, "vocabulary", None) or default_vocabulary()
+    metrics = train_bc(dataset, vocabulary, config, args.out, progress=not args.no_progress)
+    summary = {"data": data_info, "best": metrics["best"], "train_samples": metrics["train_samples"]}
+    print(json.dumps({**summary, "val_samples": metrics["val_samples"], "model": str(args.out)}, indent=2), flush=True)
+    return 0
+
+
+def cmd_train_ppo(args: argparse.Namespace) -> int:
+    """``cliprt train ppo``: the PPO baseline on the sim tasks' reward."""
+    from cliprt_agents.baselines.configs import PPOConfig
+    from cliprt_agents.flags import config_from_flags
+
+    config = config_from_flags(PPOConfig, args, dest_prefix="ppo_")
+    try:
+        from cliprt_agents.baselines.ppo import train_ppo
+    except ImportError as exc:
+        raise ValueError(f"PPO needs stable-baselines3 ({exc}); install the rl extra (pip install 'cliprt[rl]')") from None
+    path = train_ppo(config, args.out, progress=not args.no_progress)
+    print(json.dumps({"timesteps": config.total_timesteps, "model": str(path)}, indent=2), flush=True)
     return 0

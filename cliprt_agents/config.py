@@ -7,7 +7,7 @@ Plain data (no torch), so the CLI can parse options, and a checkpoint's
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 #: The prompt around every instruction (the CLIP-RT paper's).
@@ -62,15 +62,43 @@ class ModelConfig:
     features. No new parameters either way.
     """
 
-    backbone: str = "ViT-B-32"
-    pretrained: str | None = None
-    variant: str = "language"
-    prompt_template: str = PROMPT_TEMPLATE
-    image_size: int | None = None
-    chunk_size: int = 8
-    action_indices: tuple[int, ...] = SEVEN_DOF_INDICES
-    head_blocks: int = 2
-    fusion: str = "sum"
+    backbone: str = field(
+        default="ViT-B-32",
+        metadata={"help": "open_clip model name, or CLIPRT-Tiny for CPU tests", "flags": ("--model",)},
+    )
+    pretrained: str | None = field(
+        default=None,
+        # The command fine-tunes pretrained weights unless told otherwise; the library builds what it is given.
+        metadata={
+            "help": "open_clip tag, a local weights file, or 'none' for random weights",
+            "cli_default": "laion2b_s34b_b79k",
+        },
+    )
+    variant: str = field(
+        default="language",
+        metadata={
+            "help": "CLIP-RT (motion texts), CLIP-RT-Action (learned motion tokens) or CLIP-RT+ (action chunks)",
+            "choices": VARIANTS,
+        },
+    )
+    prompt_template: str = field(
+        default=PROMPT_TEMPLATE, metadata={"help": "the prompt around every instruction; must contain {instruction}"}
+    )
+    image_size: int | None = field(default=None, metadata={"help": "override the image tower's input size"})
+    chunk_size: int = field(default=8, metadata={"help": "CLIP-RT+: actions per chunk"})
+    action_indices: tuple[int, ...] = field(
+        default=SEVEN_DOF_INDICES,
+        # On the command line as --action-dims 7|8 (cliprt_agents.cli), the two layouts people use.
+        metadata={"help": "CLIP-RT+: dims of the 8-D action a chunk holds", "cli": False},
+    )
+    head_blocks: int = field(default=2, metadata={"help": "CLIP-RT+: residual blocks of the action decoder"})
+    fusion: str = field(
+        default="sum",
+        metadata={
+            "help": "image + instruction context: the paper's sum, or sum plus element-wise product (can choose objects by name)",
+            "choices": FUSIONS,
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSIONS:
@@ -103,14 +131,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown model config keys {unknown}")
-        data = dict(data)
-        if "action_indices" in data:
-            data["action_indices"] = tuple(data["action_indices"])
-        return cls(**data)
+        return _from_dict(cls, "model", data)
 
 
 @dataclass(frozen=True)
@@ -124,25 +145,30 @@ class TrainConfig:
     needs a much larger lr, e.g. 5e-4.
     """
 
-    epochs: int = 100
-    max_steps: int | None = None
-    batch_size: int = 16
-    lr: float = 5e-6
-    warmup_steps: int = 100
-    weight_decay: float = 0.1
-    betas: tuple[float, float] = (0.9, 0.98)
-    eps: float = 1e-6
-    grad_clip: float | None = 1.0
-    precision: str = "auto"
-    num_workers: int = 2
-    val_fraction: float = 0.1
-    val_every: int = 200
-    checkpoint_every: int = 200
-    keep_checkpoints: int = 2
-    log_every: int = 10
-    seed: int = 0
-    contrastive_weight: float = 0.0
-    progress: bool = True
+    epochs: int = field(default=100, metadata={"help": "passes over the training set (see also --max-steps)"})
+    max_steps: int | None = field(default=None, metadata={"help": "stop after this many optimiser steps (overrides --epochs)"})
+    batch_size: int = field(default=16, metadata={"help": "global batch size (split over torchrun processes)"})
+    lr: float = field(default=5e-6, metadata={"help": "peak learning rate (paper: 5e-6 fine-tuning; ~5e-4 from scratch)"})
+    warmup_steps: int = field(default=100, metadata={"help": "warm-up steps", "flags": ("--warmup",)})
+    weight_decay: float = field(
+        default=0.1, metadata={"help": "AdamW weight decay (not applied to gains, biases or the logit scale)"}
+    )
+    betas: tuple[float, float] = field(default=(0.9, 0.98), metadata={"help": "AdamW betas"})
+    eps: float = field(default=1e-6, metadata={"help": "AdamW epsilon"})
+    grad_clip: float | None = field(default=1.0, metadata={"help": "max gradient norm (0: off)", "zero_is_none": True})
+    precision: str = field(
+        default="auto",
+        metadata={"help": "auto: bf16 on GPUs, fp32 on CPUs", "choices": ("auto", "fp32", "bf16", "fp16")},
+    )
+    num_workers: int = field(default=2, metadata={"help": "DataLoader worker processes", "flags": ("--workers",)})
+    val_fraction: float = field(default=0.1, metadata={"help": "fraction of episodes held out for validation"})
+    val_every: int = field(default=200, metadata={"help": "validate every N steps"})
+    checkpoint_every: int = field(default=200, metadata={"help": "write a resumable checkpoint every N steps"})
+    keep_checkpoints: int = field(default=2, metadata={"help": "resumable checkpoints to keep", "flags": ("--keep",)})
+    log_every: int = field(default=10, metadata={"help": "write metrics every N steps"})
+    seed: int = field(default=0, metadata={"help": "random seed: weights, shuffling, the validation split, --synthetic data"})
+    contrastive_weight: float = field(default=0.0, metadata={"help": "CLIP-RT+: add this much CIL loss to the L1 loss"})
+    progress: bool = field(default=True, metadata={"help": "progress bars"})
 
     def __post_init__(self) -> None:
         if self.epochs < 1 and self.max_steps is None:
@@ -175,8 +201,14 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        data = {k: v for k, v in data.items() if k in known}
-        if "betas" in data:
-            data["betas"] = tuple(data["betas"])
-        return cls(**data)
+        return _from_dict(cls, "train", data)
+
+
+def _from_dict(cls: type, what: str, data: dict[str, Any]) -> Any:
+    """``cls(**data)`` with JSON lists back to tuples; unknown keys are an error (a typo must not pass unseen)."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown {what} config keys {unknown}; known: {sorted(fields)}")
+    data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    return cls(**data)

@@ -26,7 +26,7 @@ import os
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -35,6 +35,9 @@ from cliprt_agents.config import format_prompt
 from cliprt_agents.model import CLIPRT, motion_token_rows
 from cliprt_agents.preprocess import preprocess_images
 from cliprt_envs.motions import UnknownMotionError, Vocabulary, normalize_text, paraphrases
+
+if TYPE_CHECKING:
+    from cliprt_agents.registry import AgentSpec
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +101,7 @@ class CLIPRTPolicy:
     """
 
     continuous = False
+    needs_env = False
 
     def __init__(
         self,
@@ -420,3 +424,8 @@ def load_policy(path: str | os.PathLike[str], *, device: str | torch.device = "c
     model, vocab = load_model(path, device=device, vocabulary=vocabulary, allow_new_vocabulary=allow_new)
     cls = CLIPRTPlusPolicy if model.config.variant == "plus" else CLIPRTPolicy
     return cls(model, vocab, device=device, **kwargs)
+
+
+def clip_rt_agent(spec: AgentSpec, vocabulary: Vocabulary, seed: int) -> CLIPRTPolicy:
+    """Registry factory (``clip-rt=CHECKPOINT``)."""
+    return load_policy(spec.require_checkpoint(), vocabulary=vocabulary)

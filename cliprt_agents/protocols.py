@@ -1,4 +1,4 @@
-"""The Agent protocol every policy follows (no torch needed to use it).
+"""The one Agent protocol every policy follows (no torch needed to use it).
 
 An observation is the env's dict: ``image`` uint8 ``(H, W, 3)``,
 ``instruction`` str, ``proprio`` float32 ``(8,)``; from a vector env the same
@@ -19,21 +19,35 @@ from cliprt_envs.motions import Vocabulary
 
 @runtime_checkable
 class Agent(Protocol):
-    """A policy over an env's action space.
+    """A policy over an env's action space: what the benchmark runner and every tool call.
 
     ``continuous`` is False for agents that pick motion ids and True for
     agents that emit 8-D deltas (they need ``LanguageMotionEnv(continuous=True)``).
+
+    ``needs_env`` is True for agents that act from inside the env (a task's
+    scripted expert reads the simulator): the runner then asks the vector env
+    for ``expert_action`` and never calls ``act``. Every other agent says False.
+
+    ``reset`` starts new episode(s). A vector-env runner passes ``env_index``,
+    the env that restarts (the others are mid-episode), with that env's
+    instruction as its reset reported it; ``env_index=None`` resets every env.
     """
 
     continuous: bool
+    needs_env: bool
 
-    def reset(self, instruction: str | Sequence[str] | None = None) -> None:
+    def reset(self, instruction: str | Sequence[str] | None = None, env_index: int | None = None) -> None:
         """Start new episode(s); per-episode caches and pending corrections are cleared."""
         ...
 
     def act(self, observation: dict[str, Any]) -> Any:
         """The next action (a motion id, or an 8-D delta); an array of them for a batch."""
         ...
+
+
+@runtime_checkable
+class ScoringAgent(Agent, Protocol):
+    """An agent that can say how appropriate each motion is (for ensembling with a language model or a person)."""
 
     def scores(self, observation: dict[str, Any]) -> np.ndarray:
         """Per-motion scores ``(N,)`` (or ``(B, N)``), higher = more appropriate."""
@@ -50,13 +64,6 @@ class MotionScorer(Protocol):
     """
 
     def __call__(self, observation: dict[str, Any], vocabulary: Vocabulary, scores: np.ndarray) -> Any: ...
-
-
-@runtime_checkable
-class Translator(Protocol):
-    """Free language (a person's correction) to a motion: an id, a motion text, or None if unsure."""
-
-    def __call__(self, text: str, vocabulary: Vocabulary) -> int | str | None: ...
 
 
 def appropriateness_factors(

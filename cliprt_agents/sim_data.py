@@ -9,7 +9,6 @@ trainer treats it exactly like a recorded dataset.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -51,12 +50,9 @@ def collect_sim_dataset(
     collection is reproducible and disjoint seed ranges give disjoint data.
     Failed expert episodes are dropped unless ``only_successful=False``.
     """
-    os.environ.setdefault("MUJOCO_GL", "egl")
     import gymnasium as gym
 
     import cliprt_envs  # noqa: F401  (registers the ids)
-    from cliprt_envs.language_env import expert_action
-    from cliprt_envs.motions import random_paraphrase
 
     if episodes < 1:
         raise ValueError("episodes must be >= 1")
@@ -74,26 +70,8 @@ def collect_sim_dataset(
         for env_id in ids:
             env = gym.make(env_id, image_size=image_size)
             try:
-                vocabulary = env.unwrapped.vocabulary
                 for _ in range(episodes):
-                    obs, info = env.reset(seed=seed + episode_index + failed)
-                    steps: list[dict[str, Any]] = []
-                    done = False
-                    while not done:
-                        motion = expert_action(env)
-                        text = random_paraphrase(vocabulary, motion, rng) if paraphrase else vocabulary.text(motion)
-                        steps.append(
-                            {
-                                "image": obs["image"],
-                                "instruction": obs["instruction"],
-                                "supervision": text,
-                                "motion_id": int(motion),
-                                "action": vocabulary.delta(motion).astype(np.float32),
-                                "env_id": env_id,
-                            }
-                        )
-                        obs, _, terminated, truncated, info = env.step(motion)
-                        done = terminated or truncated
+                    steps, info = _expert_episode(env, env_id, seed + episode_index + failed, rng, paraphrase)
                     if bar is not None:
                         bar.update(1)
                     if only_successful and not info.get("is_success", False):
@@ -115,3 +93,32 @@ def collect_sim_dataset(
     dataset = InMemoryMotionDataset(samples)
     dataset.summary = {"episodes": kept, "failed_episodes_dropped": failed, "samples": len(samples), "env_ids": ids}
     return dataset
+
+
+def _expert_episode(
+    env: Any, env_id: str, seed: int, rng: np.random.Generator, paraphrase: bool
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One scripted-expert episode: its samples (without episode fields) and the last step's info."""
+    from cliprt_envs.language_env import expert_action
+    from cliprt_envs.motions import random_paraphrase
+
+    vocabulary = env.unwrapped.vocabulary
+    obs, info = env.reset(seed=seed)
+    steps: list[dict[str, Any]] = []
+    done = False
+    while not done:
+        motion = expert_action(env)
+        text = random_paraphrase(vocabulary, motion, rng) if paraphrase else vocabulary.text(motion)
+        steps.append(
+            {
+                "image": obs["image"],
+                "instruction": obs["instruction"],
+                "supervision": text,
+                "motion_id": int(motion),
+                "action": vocabulary.delta(motion).astype(np.float32),
+                "env_id": env_id,
+            }
+        )
+        obs, _, terminated, truncated, info = env.step(motion)
+        done = terminated or truncated
+    return steps, info

@@ -6,32 +6,27 @@ is split evenly over ranks, features are gathered so the loss sees the whole
 global batch (see :mod:`cliprt_agents.losses`), and only rank 0 writes files
 and shows progress.
 
-Optimisation follows the CLIP-RT paper (CLIP's recipe): AdamW (0.9, 0.98, eps 1e-6),
-weight decay 0.1 except gains, biases and the logit scale, linear warm-up
-then cosine decay, gradient clipping, mixed precision on GPUs, the logit scale
-clamped to ln 100 after every step. Checkpoints (safetensors + JSON, no
-pickle) are written every ``checkpoint_every`` steps; rerunning the same
-command resumes from the latest one, at the same position in the same epoch.
+The optimiser recipe is in :mod:`cliprt_agents.optim`, the loss in
+:mod:`cliprt_agents.objective`; :class:`Trainer` sets up a run, steps, and
+after each step calls back for logging, validation and checkpoints (rerunning
+the same command resumes from the latest one, at the same position in the
+same epoch).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
 import os
 import shutil
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 
 from cliprt_agents.checkpoint import (
     LATEST_FILE,
@@ -44,253 +39,18 @@ from cliprt_agents.checkpoint import (
     resolve_model_dir,
     save_model,
     save_training_checkpoint,
-    vocabulary_from_dict,
-    vocabulary_to_dict,
 )
 from cliprt_agents.config import ModelConfig, TrainConfig
 from cliprt_agents.data import collator_for, split_by_episode, worker_init
-from cliprt_agents.devices import resolve_device
-from cliprt_agents.losses import cil_logits, cil_loss, global_chunk_l1_loss, global_cil_loss
-from cliprt_agents.model import CLIPRT, MAX_LOGIT_SCALE, build_model, motion_token_rows
+from cliprt_agents.distributed import DistributedContext, EpochBatchSampler, barrier, init_distributed, wrap_ddp
+from cliprt_agents.model import CLIPRT, MAX_LOGIT_SCALE, build_model
+from cliprt_agents.objective import compute_loss, evaluate, freeze_unused, uses_contrastive
+from cliprt_agents.optim import amp_dtype, autocast, lr_at, make_optimizer, to_device
 from cliprt_agents.preprocess import PreprocessSpec
+from cliprt_agents.train_state import LoopState, RunParts, TrainResult
 from cliprt_envs.motions import Vocabulary, default_vocabulary
 
 log = logging.getLogger(__name__)
-
-
-# -- distributed set-up ------------------------------------------------------------
-@dataclass(frozen=True)
-class DistributedContext:
-    rank: int
-    world_size: int
-    local_rank: int
-    device: torch.device
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def init_distributed(device: str | torch.device | None = None) -> DistributedContext:
-    """Join torchrun's process group (if any) and pick this process's device.
-
-    ``device`` None (or "auto") means CUDA when available; "cpu" forces the CPU (gloo).
-    A device this machine lacks fails at once (:func:`~cliprt_agents.devices.resolve_device`).
-    """
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    want = resolve_device(device)
-    use_cuda = want.type == "cuda"
-    if use_cuda:
-        dev = want if want.index is not None and world == 1 else torch.device("cuda", local)
-        torch.cuda.set_device(dev)
-    else:
-        dev = want if world == 1 else torch.device("cpu")
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if use_cuda else "gloo")
-    if dist.is_initialized():
-        return DistributedContext(dist.get_rank(), dist.get_world_size(), local, dev)
-    return DistributedContext(0, 1, 0, dev)
-
-
-def _barrier(ctx: DistributedContext) -> None:
-    if ctx.world_size > 1:
-        dist.barrier()
-
-
-class EpochBatchSampler(Sampler[list[int]]):
-    """Shuffled global batches, this rank's slice of each; can start mid-epoch (resume).
-
-    Global batch ``b`` of epoch ``e`` is the same set of samples whatever the
-    number of processes: rank ``r`` of ``W`` takes its ``r``-th contiguous
-    share. Incomplete last batches are dropped (every rank needs the same
-    batch size for the gathered loss).
-    """
-
-    def __init__(self, n: int, global_batch: int, rank: int, world: int, seed: int, shuffle: bool = True) -> None:
-        if global_batch % world:
-            raise ValueError(f"batch size {global_batch} is not divisible by the {world} processes")
-        if n < global_batch:
-            raise ValueError(f"the training set has {n} samples, fewer than one batch of {global_batch}; lower --batch-size")
-        self.n, self.global_batch, self.rank, self.world = n, global_batch, rank, world
-        self.local = global_batch // world
-        self.seed, self.shuffle = seed, shuffle
-        self.epoch, self.start = 0, 0
-
-    @property
-    def batches_per_epoch(self) -> int:
-        return self.n // self.global_batch
-
-    def set_epoch(self, epoch: int, start: int = 0) -> None:
-        self.epoch, self.start = epoch, start
-
-    def __len__(self) -> int:
-        return max(0, self.batches_per_epoch - self.start)
-
-    def __iter__(self) -> Iterator[list[int]]:
-        if self.shuffle:
-            g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-            order = torch.randperm(self.n, generator=g)
-        else:
-            order = torch.arange(self.n)
-        for b in range(self.start, self.batches_per_epoch):
-            lo = b * self.global_batch + self.rank * self.local
-            yield order[lo : lo + self.local].tolist()
-
-
-# -- optimisation helpers ----------------------------------------------------------
-def no_weight_decay(name: str, param: torch.nn.Parameter) -> bool:
-    """Gains, biases, norms and the logit scale are not decayed (CLIP's rule)."""
-    return param.ndim < 2 or "bias" in name or "logit_scale" in name or ".ln" in name or "bn" in name or name.startswith("ln")
-
-
-def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if p.requires_grad:
-            (no_decay if no_weight_decay(name, p) else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW with CLIP's settings; the fused kernel where torch has one (8x faster on CPU, measured)."""
-    groups = param_groups(model, cfg.weight_decay)
-    try:
-        return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, fused=True)
-    except (RuntimeError, TypeError, ValueError):
-        return torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps)
-
-
-def lr_at(step: int, base_lr: float, warmup: int, total: int) -> float:
-    """Linear warm-up to ``base_lr`` over ``warmup`` steps, then cosine decay to 0 at ``total``."""
-    if warmup > 0 and step < warmup:
-        return base_lr * (step + 1) / warmup
-    span = max(1, total - warmup)
-    progress = min(1.0, (step - warmup) / span)
-    return 0.5 * (1.0 + math.cos(math.pi * progress)) * base_lr
-
-
-def amp_dtype(device: torch.device, precision: str) -> torch.dtype | None:
-    """The autocast dtype (None = fp32). CPUs always train in fp32."""
-    if device.type != "cuda" or precision == "fp32":
-        return None
-    if precision == "fp16":
-        return torch.float16
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
-def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
-    return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
-
-
-def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-
-
-# -- results -------------------------------------------------------------------------
-@dataclass
-class TrainResult:
-    """What a finished run produced (rank 0's view)."""
-
-    run_dir: Path
-    model_dir: Path
-    best_dir: Path | None
-    step: int
-    train_samples: int
-    val_samples: int
-    samples_per_second: float
-    last_loss: float | None
-    validation: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _uses_contrastive(model_config: ModelConfig, train_config: TrainConfig) -> bool:
-    return model_config.variant != "plus" or train_config.contrastive_weight > 0
-
-
-def freeze_unused(model: CLIPRT, contrastive: bool) -> None:
-    """Stop gradients for parameters the loss never touches.
-
-    DDP (without the slower ``find_unused_parameters``) only averages a
-    gradient bucket once every parameter in it has a gradient; an unused
-    parameter would leave its bucket un-averaged.
-    """
-    if getattr(model.clip, "logit_bias", None) is not None:
-        model.clip.logit_bias.requires_grad_(False)  # CLIP-RT has no bias term
-    if not contrastive:
-        model.logit_scale_param.requires_grad_(False)
-
-
-def compute_loss(
-    model: torch.nn.Module, batch: dict[str, torch.Tensor], variant: str, contrastive_weight: float
-) -> tuple[torch.Tensor, dict[str, float]]:
-    """The training loss over the global batch (this rank's share of the gradient)."""
-    use_cil = variant != "plus" or contrastive_weight > 0
-    out = model(
-        batch["images"],
-        batch["prompt_tokens"],
-        batch["prompt_index"],
-        batch["motion_tokens"] if use_cil else None,
-        batch["motion_index"] if use_cil else None,
-    )
-    parts: dict[str, float] = {}
-    if variant == "plus":
-        loss = global_chunk_l1_loss(out["chunk"], batch["action_chunk"], batch["chunk_mask"])
-        parts["l1"] = float(loss.detach())
-        if use_cil:
-            cil = global_cil_loss(out["context"], out["motion"], batch["motion_ids"], out["logit_scale"])
-            parts["cil"] = float(cil.detach())
-            loss = loss + contrastive_weight * cil
-    else:
-        loss = global_cil_loss(out["context"], out["motion"], batch["motion_ids"], out["logit_scale"])
-    return loss, parts
-
-
-@torch.no_grad()
-def evaluate(
-    model: CLIPRT,
-    loader: DataLoader,
-    vocabulary: Vocabulary,
-    device: torch.device,
-    dtype: torch.dtype | None = None,
-) -> dict[str, float]:
-    """Held-out action accuracy (argmax over the whole vocabulary) and losses."""
-    model.eval()
-    variant = model.config.variant
-    motion_emb = None
-    if variant != "plus":
-        with autocast(device, dtype):
-            motion_emb = model.motion_embeddings(motion_token_rows(model, vocabulary).to(device)).float()
-    correct = labelled = 0
-    loss_sum, loss_n = 0.0, 0
-    l1_sum, l1_count = 0.0, 0.0
-    for batch in loader:
-        batch = to_device(batch, device)
-        with autocast(device, dtype):
-            out = model(
-                batch["images"], batch["prompt_tokens"], batch["prompt_index"], batch["motion_tokens"], batch["motion_index"]
-            )
-        ids = batch["motion_ids"]
-        if motion_emb is not None:
-            scores = cil_logits(out["context"], motion_emb, out["logit_scale"])
-            pred = scores.argmax(dim=-1)
-            known = ids >= 0
-            correct += int((pred[known] == ids[known]).sum())
-            labelled += int(known.sum())
-            if ids.shape[0] > 1:
-                loss_sum += float(cil_loss(out["context"], out["motion"], ids, out["logit_scale"])) * ids.shape[0]
-                loss_n += ids.shape[0]
-        if variant == "plus":
-            mask = batch["chunk_mask"].unsqueeze(-1).expand_as(out["chunk"]).float()
-            l1_sum += float(((out["chunk"].float() - batch["action_chunk"]).abs() * mask).sum())
-            l1_count += float(mask.sum())
-    result: dict[str, float] = {}
-    if labelled:
-        result["val_accuracy"] = correct / labelled
-    if loss_n:
-        result["val_loss"] = loss_sum / loss_n
-    if l1_count:
-        result["val_l1"] = l1_sum / l1_count
-    return result
 
 
 class Trainer:
@@ -342,6 +102,38 @@ class Trainer:
             raise
 
     def _fit(self) -> TrainResult:
+        run = self._setup()
+        loop = run.loop
+        bar = self._progress(run.ctx, run.total, loop.step)
+        try:
+            self._run_epochs(run, bar)
+        except KeyboardInterrupt:
+            if run.ctx.world_size == 1 and loop.step > 0:
+                self._checkpoint_run(run)
+                print(f"\ninterrupted: saved a checkpoint at step {loop.step}; rerun the same command to resume", flush=True)
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+        model_dir = self.run_dir / "model"
+        if run.ctx.is_main:
+            self._export(run.model, model_dir, loop.step, {"final_loss": loop.last_loss})
+        barrier(run.ctx)
+        return TrainResult(
+            run_dir=self.run_dir,
+            model_dir=model_dir,
+            best_dir=loop.best_dir,
+            step=loop.step,
+            train_samples=len(run.train_set),
+            val_samples=len(run.val_set) if run.val_set is not None else 0,
+            samples_per_second=loop.timed_samples / loop.train_seconds if loop.train_seconds > 0 else 0.0,
+            last_loss=loop.last_loss,
+            validation=loop.history,
+        )
+
+    # -- setup -----------------------------------------------------------------------
+    def _setup(self) -> RunParts:
+        """Process group, run folder, model (fresh, resumed or fine-tuned), optimiser and data."""
         cfg = self.config
         ctx = init_distributed(self.device_pref)
         dtype = amp_dtype(ctx.device, cfg.precision)
@@ -349,11 +141,46 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             if self.overwrite:
                 self._clear_run_dir()
-        _barrier(ctx)
+        barrier(ctx)
         resume = latest_checkpoint(self.run_dir)
         if resume is not None:
             self._check_resumable(resume)
         torch.manual_seed(cfg.seed)
+        model = self._build_model(resume)
+        freeze_unused(model, uses_contrastive(self.model_config, cfg))
+        model.to(ctx.device)
+        optimizer = make_optimizer(model, cfg)
+        scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+        if self.val_dataset is None:
+            train_set, val_set = split_by_episode(self.train_dataset, cfg.val_fraction, cfg.seed)
+        else:
+            train_set, val_set = self.train_dataset, self.val_dataset
+        sampler = EpochBatchSampler(len(train_set), cfg.batch_size, ctx.rank, ctx.world_size, cfg.seed)
+        total = cfg.max_steps if cfg.max_steps is not None else cfg.epochs * sampler.batches_per_epoch
+        collate = collator_for(model, self.vocabulary)  # from the model as built, before any restore
+        loop = LoopState(best_dir=self.run_dir / "best" if (self.run_dir / "best").is_dir() else None)
+        if resume is not None:
+            loop.step, loop.epoch, loop.batch_in_epoch, loop.best = self._restore(resume, model, optimizer, scaler, ctx)
+            if ctx.is_main:
+                print(f"resuming from {resume} (step {loop.step}/{total})", flush=True)
+        loader, val_loader = self._loaders(ctx, collate, train_set, val_set, sampler)
+        return RunParts(
+            ctx,
+            dtype,
+            model,
+            wrap_ddp(model, ctx),
+            optimizer,
+            scaler,
+            train_set,
+            val_set,
+            sampler,
+            loader,
+            val_loader,
+            total,
+            loop,
+        )
+
+    def _build_model(self, resume: Path | None) -> CLIPRT:
         # Weights from a checkpoint (resume, --init-from) need its preprocessing too: a pretrained
         # tag may have set other mean/std/resize settings than the architecture's defaults.
         source = resume if resume is not None else (resolve_model_dir(self.init_from) if self.init_from is not None else None)
@@ -367,33 +194,12 @@ class Trainer:
         )
         if self.init_from is not None and resume is None:
             self._init_weights(model)
-        freeze_unused(model, _uses_contrastive(self.model_config, cfg))
-        model.to(ctx.device)
-        optimizer = make_optimizer(model, cfg)
-        scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+        return model
 
-        if self.val_dataset is None:
-            train_set, val_set = split_by_episode(self.train_dataset, cfg.val_fraction, cfg.seed)
-        else:
-            train_set, val_set = self.train_dataset, self.val_dataset
-        collate = collator_for(model, self.vocabulary)
-        sampler = EpochBatchSampler(len(train_set), cfg.batch_size, ctx.rank, ctx.world_size, cfg.seed)
-        steps_per_epoch = sampler.batches_per_epoch
-        total = cfg.max_steps if cfg.max_steps is not None else cfg.epochs * steps_per_epoch
-
-        step, epoch, batch_in_epoch = 0, 0, 0
-        best: float | None = None
-        if resume is not None:
-            step, epoch, batch_in_epoch, best = self._restore(resume, model, optimizer, scaler, ctx)
-            if ctx.is_main:
-                print(f"resuming from {resume} (step {step}/{total})", flush=True)
-
-        train_model: torch.nn.Module = model
-        if ctx.world_size > 1:
-            from torch.nn.parallel import DistributedDataParallel
-
-            train_model = DistributedDataParallel(model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
-
+    def _loaders(
+        self, ctx: DistributedContext, collate: Any, train_set: Dataset, val_set: Dataset | None, sampler: EpochBatchSampler
+    ) -> tuple[DataLoader, DataLoader | None]:
+        cfg = self.config
         loader_kwargs: dict[str, Any] = {
             "collate_fn": collate,
             "num_workers": cfg.num_workers,
@@ -404,102 +210,104 @@ class Trainer:
         }
         loader = DataLoader(train_set, batch_sampler=sampler, **loader_kwargs)
         val_loader = None
-        has_val = val_set is not None and len(val_set) > 0  # the same on every rank (deterministic split)
-        if has_val and ctx.is_main:
+        if val_set is not None and len(val_set) > 0 and ctx.is_main:
             val_loader = DataLoader(val_set, batch_size=max(2, cfg.batch_size // ctx.world_size), shuffle=False, **loader_kwargs)
+        return loader, val_loader
 
+    # -- the loop ----------------------------------------------------------------------
+    def _run_epochs(self, run: RunParts, bar: Any) -> None:
+        loop = run.loop
+        while loop.step < run.total:
+            run.sampler.set_epoch(loop.epoch, loop.batch_in_epoch)
+            finished_epoch = True
+            for batch in run.loader:
+                lr, parts = self._train_step(run, batch)
+                self._on_step_end(run, bar, lr, parts)
+                if loop.step >= run.total:
+                    finished_epoch = loop.batch_in_epoch >= run.sampler.batches_per_epoch
+                    break
+            if finished_epoch:
+                loop.epoch += 1
+                loop.batch_in_epoch = 0
+
+    def _train_step(self, run: RunParts, batch: dict[str, torch.Tensor]) -> tuple[float, dict[str, float]]:
+        """One optimiser step on one (per-rank) batch; returns the learning rate and the loss parts."""
+        cfg, loop, model = self.config, run.loop, run.model
+        model.train()
+        lr = lr_at(loop.step, cfg.lr, cfg.warmup_steps, run.total)
+        for group in run.optimizer.param_groups:
+            group["lr"] = lr
+        batch = to_device(batch, run.ctx.device)
+        with autocast(run.ctx.device, run.dtype):
+            loss, parts = compute_loss(run.train_model, batch, self.model_config.variant, cfg.contrastive_weight)
+        run.scaler.scale(loss * run.ctx.world_size).backward()
+        if cfg.grad_clip:
+            run.scaler.unscale_(run.optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+        run.optimizer.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            model.logit_scale_param.clamp_(0.0, MAX_LOGIT_SCALE)
+        loop.step += 1
+        loop.batch_in_epoch += 1
+        self._stepped = True
+        loop.last_loss = float(loss.detach())
+        if not math.isfinite(loop.last_loss):
+            raise FloatingPointError(f"the loss became {loop.last_loss} at step {loop.step}; lower --lr or check the data")
+        loop.run_losses.append(loop.last_loss)
+        return lr, parts
+
+    # -- callbacks ---------------------------------------------------------------------
+    def _on_step_end(self, run: RunParts, bar: Any, lr: float, parts: dict[str, float]) -> None:
+        """After each step: throughput, progress, metrics, validation and checkpoints when due."""
+        cfg, loop = self.config, run.loop
+        if loop.t_mark is not None:
+            loop.train_seconds += time.perf_counter() - loop.t_mark
+            loop.timed_samples += cfg.batch_size
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{loop.last_loss:.4f}", lr=f"{lr:.2e}", epoch=loop.epoch)
+        due = loop.step == run.total
+        if run.ctx.is_main and (loop.step % cfg.log_every == 0 or due):
+            self._log_metrics(run, lr, parts)
+        if run.has_val and (loop.step % cfg.val_every == 0 or due):
+            self._validate_and_keep_best(run, bar)
+        if loop.step % cfg.checkpoint_every == 0 or due:
+            self._checkpoint_run(run)
+        loop.t_mark = time.perf_counter()
+
+    def _log_metrics(self, run: RunParts, lr: float, parts: dict[str, float]) -> None:
+        loop = run.loop
+        row = {"step": loop.step, "epoch": loop.epoch, "loss": float(np.mean(loop.run_losses)), "lr": lr}
+        row.update({k: v for k, v in parts.items()})
+        row["logit_scale"] = float(run.model.logit_scale_param.detach().exp())
+        self._append_metrics(self.metrics_path, row)
+        loop.run_losses.clear()
+
+    def _validate_and_keep_best(self, run: RunParts, bar: Any) -> None:
+        loop = run.loop
+        result = self._validate(run.ctx, run.model, run.val_loader, run.dtype, loop.step, loop.epoch, bar, self.metrics_path)
+        if not result:
+            return
+        loop.history.append(result)
         higher_better = self.model_config.variant != "plus"
-        history: list[dict[str, Any]] = []
-        bar = self._progress(ctx, total, step)
-        metrics_path = self.run_dir / "metrics.jsonl"
-        run_losses: list[float] = []
-        last_loss: float | None = None
-        # Throughput counts data loading and optimisation, not validation or checkpoint writes,
-        # and skips the first step (worker start-up, lazy allocations).
-        timed_samples, train_seconds, t_mark = 0, 0.0, None
-        best_dir: Path | None = self.run_dir / "best" if (self.run_dir / "best").is_dir() else None
-        try:
-            while step < total:
-                sampler.set_epoch(epoch, batch_in_epoch)
-                finished_epoch = True
-                for batch in loader:
-                    model.train()
-                    lr = lr_at(step, cfg.lr, cfg.warmup_steps, total)
-                    for group in optimizer.param_groups:
-                        group["lr"] = lr
-                    batch = to_device(batch, ctx.device)
-                    with autocast(ctx.device, dtype):
-                        loss, parts = compute_loss(train_model, batch, self.model_config.variant, cfg.contrastive_weight)
-                    scaler.scale(loss * ctx.world_size).backward()
-                    if cfg.grad_clip:
-                        scaler.unscale_(optimizer)
-                        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                    scaler.step(optimizer)
-                    scaler.update()
-                    optimizer.zero_grad(set_to_none=True)
-                    with torch.no_grad():
-                        model.logit_scale_param.clamp_(0.0, MAX_LOGIT_SCALE)
-                    step += 1
-                    batch_in_epoch += 1
-                    self._stepped = True
-                    last_loss = float(loss.detach())
-                    if not math.isfinite(last_loss):
-                        raise FloatingPointError(f"the loss became {last_loss} at step {step}; lower --lr or check the data")
-                    run_losses.append(last_loss)
-                    if t_mark is not None:
-                        train_seconds += time.perf_counter() - t_mark
-                        timed_samples += cfg.batch_size
-                    if bar is not None:
-                        bar.update(1)
-                        bar.set_postfix(loss=f"{last_loss:.4f}", lr=f"{lr:.2e}", epoch=epoch)
-                    if ctx.is_main and (step % cfg.log_every == 0 or step == total):
-                        row = {"step": step, "epoch": epoch, "loss": float(np.mean(run_losses)), "lr": lr}
-                        row.update({k: v for k, v in parts.items()})
-                        row["logit_scale"] = float(model.logit_scale_param.detach().exp())
-                        self._append_metrics(metrics_path, row)
-                        run_losses.clear()
-                    if has_val and (step % cfg.val_every == 0 or step == total):
-                        result = self._validate(ctx, model, val_loader, dtype, step, epoch, bar, metrics_path)
-                        if result:
-                            history.append(result)
-                            key = "val_accuracy" if higher_better else "val_l1"
-                            value = result.get(key)
-                            if value is not None and (best is None or (value > best if higher_better else value < best)):
-                                best = value
-                                best_dir = self.run_dir / "best"
-                                self._export(model, best_dir, step, {key: value})
-                    if step % cfg.checkpoint_every == 0 or step == total:
-                        self._checkpoint(ctx, model, optimizer, scaler, step, epoch, batch_in_epoch, best, total)
-                    t_mark = time.perf_counter()
-                    if step >= total:
-                        finished_epoch = batch_in_epoch >= steps_per_epoch
-                        break
-                if finished_epoch:
-                    epoch += 1
-                    batch_in_epoch = 0
-        except KeyboardInterrupt:
-            if ctx.world_size == 1 and step > 0:
-                self._checkpoint(ctx, model, optimizer, scaler, step, epoch, batch_in_epoch, best, total)
-                print(f"\ninterrupted: saved a checkpoint at step {step}; rerun the same command to resume", flush=True)
-            raise
-        finally:
-            if bar is not None:
-                bar.close()
-        model_dir = self.run_dir / "model"
-        if ctx.is_main:
-            self._export(model, model_dir, step, {"final_loss": last_loss})
-        _barrier(ctx)
-        return TrainResult(
-            run_dir=self.run_dir,
-            model_dir=model_dir,
-            best_dir=best_dir,
-            step=step,
-            train_samples=len(train_set),
-            val_samples=len(val_set) if val_set is not None else 0,
-            samples_per_second=timed_samples / train_seconds if train_seconds > 0 else 0.0,
-            last_loss=last_loss,
-            validation=history,
+        key = "val_accuracy" if higher_better else "val_l1"
+        value = result.get(key)
+        if value is not None and (loop.best is None or (value > loop.best if higher_better else value < loop.best)):
+            loop.best = value
+            loop.best_dir = self.run_dir / "best"
+            self._export(run.model, loop.best_dir, loop.step, {key: value})
+
+    def _checkpoint_run(self, run: RunParts) -> None:
+        loop = run.loop
+        self._checkpoint(
+            run.ctx, run.model, run.optimizer, run.scaler, loop.step, loop.epoch, loop.batch_in_epoch, loop.best, run.total
         )
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.run_dir / "metrics.jsonl"
 
     # -- helpers -------------------------------------------------------------------
     def _progress(self, ctx: DistributedContext, total: int, step: int) -> Any:
@@ -527,8 +335,7 @@ class Trainer:
                 f"{self.run_dir} holds a run with another model config ({details}); "
                 "use another --out, or --overwrite to start over"
             )
-        saved_vocab = vocabulary_from_dict(saved["vocabulary"])
-        if vocabulary_to_dict(saved_vocab)["motions"] != vocabulary_to_dict(self.vocabulary)["motions"]:
+        if Vocabulary.from_dict(saved["vocabulary"]).to_dict()["motions"] != self.vocabulary.to_dict()["motions"]:
             raise CheckpointError(f"{self.run_dir} was trained with another motion vocabulary; use another --out or --overwrite")
 
     def _init_weights(self, model: CLIPRT) -> None:
@@ -588,7 +395,7 @@ class Trainer:
                 keep=self.config.keep_checkpoints,
                 extra_config=self._extra_config(step),
             )
-        _barrier(ctx)
+        barrier(ctx)
 
     def _extra_config(self, step: int, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
         return {"step": step, "train": self.config.to_dict(), "data": self.data_info, "metrics": metrics or {}}
@@ -617,7 +424,7 @@ class Trainer:
             self._append_metrics(metrics_path, result)
             text = ", ".join(f"{k}={v:.4f}" for k, v in result.items() if isinstance(v, float))
             (bar.write if bar is not None else print)(f"step {step}: {text}")
-        _barrier(ctx)
+        barrier(ctx)
         return result
 
     @staticmethod

@@ -45,7 +45,6 @@ _EXPORTS = {
     "convert_episodes": "cliprt_data.convert",
     "load_training_dataset": "cliprt_data.datasets",
     "LanguageMotionDataset": "cliprt_data.datasets",
-    "train_val_split": "cliprt_data.datasets",
 }
 
 __all__ = sorted(_EXPORTS)

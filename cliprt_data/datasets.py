@@ -15,9 +15,10 @@ over the HDF5 file, no file handle kept), so ``__getitem__`` is a few numpy
 indexing operations and data loading never limits training. ``cache_dir``
 keeps the decoded images as ``.npy`` files, memory-mapped on the next run.
 
-Batching: pass ``collate_fn=cliprt_data.datasets.collate`` (numpy stacking)
-or use ``num_workers >= 1``. PyTorch's default collate stacks with
-``torch.stack``, which on our 2-core machines runs ~100x slower with the
+Splits and batches: the trainer's (``cliprt_agents.data.split_by_episode``,
+which keeps whole :attr:`~LanguageMotionDataset.split_groups` on one side, and
+``cliprt_agents.data.MotionBatchCollator``). PyTorch's default collate stacks
+with ``torch.stack``, which on our 2-core machines runs ~100x slower with the
 default two intra-op threads than with one (measured: 60 vs 10,000 samples/s
 at 224 px); DataLoader workers use one thread each, so they are not affected.
 """
@@ -34,7 +35,6 @@ from typing import Any
 import numpy as np
 
 try:
-    import torch
     from torch.utils.data import Dataset
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError('cliprt_data.datasets needs torch; install it with: pip install "cliprt[clip]"') from exc
@@ -42,7 +42,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from cliprt_data.storage import DatasetInfo, DatasetReader, check_dataset, resolve_dataset_path
 from cliprt_envs.motions import Vocabulary
 
-__all__ = ["LanguageMotionDataset", "load_training_dataset", "split_episodes", "train_val_split"]
+__all__ = ["LanguageMotionDataset", "load_training_dataset", "split_group_key"]
 
 
 @dataclass
@@ -166,8 +166,7 @@ class LanguageMotionDataset(Dataset):
         keys: dict[str, int] = {}
         group_of_episode = np.empty(len(self.episode_meta), dtype=np.int64)
         for meta in self.episode_meta:
-            key = str(meta.get("parent") or meta.get("copied_from") or f"{meta['dataset']}#{meta['dataset_episode']}")
-            group_of_episode[meta["episode_index"]] = keys.setdefault(key, len(keys))
+            group_of_episode[meta["episode_index"]] = keys.setdefault(split_group_key(meta), len(keys))
         return group_of_episode[self.episode_indices]
 
     # -- Dataset API ----------------------------------------------------------------------
@@ -324,56 +323,6 @@ def load_training_dataset(path: str | Path | Sequence[str | Path], **kwargs: Any
     return LanguageMotionDataset(path, **kwargs)
 
 
-def split_episodes(n_episodes: int | Sequence[int], val_fraction: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Random episode-level split: ``(train_episode_ids, val_episode_ids)``.
-
-    Splitting by episode (not by step) keeps near-identical consecutive
-    frames out of both sides. At least one validation episode when
-    ``val_fraction > 0`` and there are two or more episodes.
-    """
-    ids = np.arange(n_episodes) if isinstance(n_episodes, (int, np.integer)) else np.asarray(list(n_episodes), dtype=np.int64)
-    if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    n_val = int(round(len(ids) * val_fraction))
-    if val_fraction > 0 and len(ids) >= 2:
-        n_val = max(1, n_val)
-    perm = np.random.default_rng(seed).permutation(ids)
-    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
-
-
-def train_val_split(
-    dataset: LanguageMotionDataset, val_fraction: float = 0.1, seed: int = 0, *, group_augmented: bool = True
-) -> tuple[LanguageMotionDataset, LanguageMotionDataset]:
-    """Split a dataset by episode into training and validation views.
-
-    With ``group_augmented`` an STA trajectory goes to the same side as the
-    demonstration it came from (when that demonstration is in the dataset),
-    so validation never sees a re-routed copy of a training episode.
-    """
-    groups: dict[str, list[int]] = {}
-    for meta in dataset.episode_meta:
-        key = f"{meta['dataset']}#{meta['dataset_episode']}"
-        if group_augmented:
-            key = str(meta.get("parent") or meta.get("copied_from") or key)
-        groups.setdefault(key, []).append(int(meta["episode_index"]))
-    keys = sorted(groups)
-    train_keys, val_keys = split_episodes(len(keys), val_fraction, seed)
-    train = [e for k in train_keys for e in groups[keys[int(k)]]]
-    val = [e for k in val_keys for e in groups[keys[int(k)]]]
-    return dataset.subset(train), dataset.subset(val)
-
-
-def collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Stack items into a batch: arrays to tensors, texts to lists (``DataLoader(collate_fn=collate)``)."""
-    out: dict[str, Any] = {}
-    for key in items[0]:
-        values = [it[key] for it in items]
-        if isinstance(values[0], str):
-            out[key] = values
-        elif isinstance(values[0], np.ndarray):
-            out[key] = torch.from_numpy(np.stack(values))
-        elif isinstance(values[0], torch.Tensor):
-            out[key] = torch.stack(values)
-        else:
-            out[key] = torch.as_tensor(values)
-    return out
+def split_group_key(meta: dict[str, Any]) -> str:
+    """The demonstration an episode belongs to: itself, or for an STA trajectory the demo it came from."""
+    return str(meta.get("parent") or meta.get("copied_from") or f"{meta['dataset']}#{meta['dataset_episode']}")

@@ -206,7 +206,7 @@ def test_readme_commands_run_from_a_fresh_directory(ran, user_dir):
     assert not failed
     # what the commands left behind, at the README's relative paths
     for path in ("runs/pick-v0", "runs/pick-teleop-v0", "runs/pick-sta-v0", "runs/clip-rt", "runs/toy"):
-        assert (user_dir / path / "manifest.json").exists() or (user_dir / path / "model").exists(), path
+        assert (user_dir / path / "cliprt_manifest.json").exists() or (user_dir / path / "model").exists(), path
     assert (user_dir / "runs/bench/results.md").exists() and (user_dir / "runs/demo/bench/results.md").exists()
     bench = ran[next(c for c in ran if "--agent clip-rt=runs/clip-rt" in c)].stdout
     assert "clip-rt" in bench and "expert" in bench and "random" in bench

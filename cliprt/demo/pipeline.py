@@ -237,9 +237,9 @@ def agent_specs(config: DemoConfig) -> list[str]:
 
 
 def bench(config: DemoConfig) -> dict:
-    from cliprt.evaluation.agents import AgentSpec
     from cliprt.evaluation.report import markdown_table, write_reports
     from cliprt.evaluation.runner import BenchConfig, run_benchmark
+    from cliprt_agents.registry import AgentSpec
 
     bench_cfg = BenchConfig(
         env_ids=config.env_ids,

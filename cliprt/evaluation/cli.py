@@ -117,10 +117,10 @@ FLAGS = {
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from cliprt.evaluation.agents import AgentSpec
     from cliprt.evaluation.report import markdown_table, write_reports
     from cliprt.evaluation.runner import BenchConfig, check_setting, run_benchmark
     from cliprt.evaluation.suite import expand_env_ids, load_suite
+    from cliprt_agents.registry import AgentSpec
 
     overrides = {key: getattr(args, key) for key in FLAGS}
     if overrides["seeds"] is not None:

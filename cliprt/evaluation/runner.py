@@ -40,7 +40,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from cliprt.evaluation.agents import Agent, AgentSpec, make_agent
+from cliprt_agents.protocols import Agent
+from cliprt_agents.registry import AgentSpec, make_agent
 from cliprt_envs.motions import default_vocabulary
 from cliprt_envs.parallel import main_module_hidden, prepare_context, safe_start_method
 
@@ -711,6 +712,11 @@ def run_benchmark(
             try:
                 for spec, jobs in todo:
                     agent = factory(spec, config.seeds[0])
+                    if not isinstance(agent, Agent):
+                        raise TypeError(
+                            f"agent {spec.label!r} ({type(agent).__name__}) does not follow cliprt_agents.protocols.Agent: "
+                            "it needs continuous, needs_env, reset(instruction, env_index=None) and act(observation)"
+                        )
                     _run_jobs(config, spec, agent, env_id, envs, jobs, log, out, progress)
             finally:
                 envs.close()
@@ -767,7 +773,7 @@ def _run_jobs(
     from tqdm.auto import tqdm
 
     n = envs.num_envs
-    env_side = getattr(agent, "needs_env", False)
+    env_side = agent.needs_env  # a scripted expert acts inside the env workers
     queue = list(jobs)
     slots = [_Slot() for _ in range(n)]
     videos = {k: v.name for k, v in kept_videos(out, spec.label, env_id).items()}
@@ -845,10 +851,7 @@ def _start(
             slot.steps, slot.policy_seconds, slot.env_seconds = 0, 0.0, 0.0
             slot.instruction = str(info["instruction"][i])
             slot.init_hash = info["init_state_hash"][i]
-            if _accepts_env_index(agent):
-                agent.reset(slot.instruction, env_index=i)  # leave the other envs' episodes alone
-            else:
-                agent.reset(slot.instruction)
+            agent.reset(slot.instruction, env_index=i)  # leave the other envs' episodes alone
     return new_obs
 
 
@@ -865,13 +868,6 @@ def _keep_video(out: Path, label: str, env_id: str, slot: _Slot, success: bool, 
     tmp.replace(out / VIDEO_DIR / name)
     videos[outcome] = name
     return f"{VIDEO_DIR}/{name}"
-
-
-def _accepts_env_index(agent: Agent) -> bool:
-    try:
-        return "env_index" in inspect.signature(agent.reset).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def _record(spec: AgentSpec, env_id: str, slot: _Slot, success: bool, video: str | None = None) -> dict:

@@ -26,8 +26,8 @@ import json
 from dataclasses import fields
 from pathlib import Path
 
-from cliprt.evaluation.agents import AgentSpec
 from cliprt.evaluation.runner import BenchConfig
+from cliprt_agents.registry import AgentSpec
 from cliprt_envs.registry import SIM_TASKS
 
 ALL_SIM = "all-sim"

@@ -12,37 +12,26 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from cliprt_agents.baselines.features import DEFAULT_DIM, instruction_matrix, resize_images
+from cliprt_agents.baselines.configs import BCConfig
+from cliprt_agents.baselines.features import instruction_matrix, resize_images
 from cliprt_agents.checkpoint import write_json_atomic
 from cliprt_agents.devices import resolve_device
 from cliprt_envs.motions import Vocabulary
 
+if TYPE_CHECKING:
+    from cliprt_agents.registry import AgentSpec
+
 CONFIG_FILE = "bc_config.json"
 WEIGHTS_FILE = "bc_model.safetensors"
-
-
-@dataclass(frozen=True)
-class BCConfig:
-    image_size: int = 64
-    text_dim: int = DEFAULT_DIM
-    channels: tuple[int, ...] = (32, 64, 128)
-    hidden: int = 256
-    epochs: int = 30
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    shift: int = 4  # random-shift augmentation, pixels
-    val_fraction: float = 0.1
-    seed: int = 0
 
 
 class BCNet(nn.Module):
@@ -172,6 +161,7 @@ class BCAgent:
     """A trained BC classifier behind the Agent protocol."""
 
     continuous = False
+    needs_env = False
 
     def __init__(self, path: str | Path, device: str = "cpu", vocabulary: Vocabulary | None = None) -> None:
         from safetensors.torch import load_model
@@ -194,7 +184,7 @@ class BCAgent:
         load_model(self.model, str(path / WEIGHTS_FILE))
         self.model.to(self.device).eval()
 
-    def reset(self, instruction: str | Sequence[str] | None = None) -> None:
+    def reset(self, instruction: str | Sequence[str] | None = None, env_index: int | None = None) -> None:
         """Stateless."""
 
     @torch.no_grad()
@@ -211,3 +201,8 @@ class BCAgent:
     def act(self, observation: dict[str, Any]):
         s = self.scores(observation)
         return int(s.argmax()) if s.ndim == 1 else s.argmax(axis=1)
+
+
+def bc_agent(spec: AgentSpec, vocabulary: Vocabulary, seed: int) -> BCAgent:
+    """Registry factory (``bc=CHECKPOINT``)."""
+    return BCAgent(spec.require_checkpoint(), vocabulary=vocabulary)

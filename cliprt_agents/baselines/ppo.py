@@ -11,17 +11,22 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from cliprt_agents.baselines.configs import PPOConfig
 from cliprt_agents.baselines.features import DEFAULT_DIM, instruction_matrix, instruction_vector, resize_images
 from cliprt_agents.devices import resolve_device
 from cliprt_envs.parallel import main_module_hidden, prepare_context
+
+if TYPE_CHECKING:
+    from cliprt_agents.registry import AgentSpec
+    from cliprt_envs.motions import Vocabulary
 
 CONFIG_FILE = "ppo_config.json"
 MODEL_FILE = "ppo_model.zip"
@@ -47,34 +52,6 @@ class VectorObservation(gym.ObservationWrapper):
             "instruction": instruction_vector(observation["instruction"], self.text_dim),
             "proprio": observation["proprio"],
         }
-
-
-#: The smallest image SB3's default CNN feature extractor (NatureCNN) accepts.
-MIN_IMAGE_SIZE = 36
-
-
-@dataclass(frozen=True)
-class PPOConfig:
-    env_ids: tuple[str, ...]
-    total_timesteps: int = 20_000
-    n_envs: int = 2
-    image_size: int = 64  # what the policy sees
-    render_size: int = 64  # what the env renders
-    camera: str | None = None  # the sim view (default: the env's)
-    text_dim: int = DEFAULT_DIM
-    n_steps: int = 128
-    batch_size: int = 128
-    learning_rate: float = 3e-4
-    ent_coef: float = 0.01
-    seed: int = 0
-    reward_type: str = "dense"
-
-    def __post_init__(self) -> None:
-        if self.image_size < MIN_IMAGE_SIZE:
-            raise ValueError(
-                f"PPO's image size must be >= {MIN_IMAGE_SIZE} (SB3's NatureCNN: three convolutions with no padding), "
-                f"got {self.image_size}"
-            )
 
 
 def _make(env_id: str, config: PPOConfig):
@@ -136,6 +113,7 @@ class PPOAgent:
     """A trained PPO policy behind the Agent protocol."""
 
     continuous = False
+    needs_env = False
 
     def __init__(self, path: str | Path, deterministic: bool = True, device: str = "cpu") -> None:
         from stable_baselines3 import PPO
@@ -151,7 +129,7 @@ class PPOAgent:
         self.model = PPO.load(model_path, device=device)
         self.deterministic = deterministic
 
-    def reset(self, instruction: str | Sequence[str] | None = None) -> None:
+    def reset(self, instruction: str | Sequence[str] | None = None, env_index: int | None = None) -> None:
         """Stateless (a feed-forward policy)."""
 
     def _vector_obs(self, observation: dict[str, Any]) -> tuple[dict[str, np.ndarray], bool]:
@@ -180,3 +158,8 @@ class PPOAgent:
         with torch.no_grad():
             probs = self.model.policy.get_distribution(tensor).distribution.probs.cpu().numpy()
         return probs[0] if single else probs
+
+
+def ppo_agent(spec: AgentSpec, vocabulary: Vocabulary, seed: int) -> PPOAgent:
+    """Registry factory (``ppo=CHECKPOINT``)."""
+    return PPOAgent(spec.require_checkpoint())

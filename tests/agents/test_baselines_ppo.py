@@ -68,7 +68,7 @@ def test_ppo_bad_checkpoint_is_a_clear_error(tmp_path):
 
 
 def test_ppo_refuses_images_too_small_for_its_cnn():
-    from cliprt_agents.baselines.ppo import MIN_IMAGE_SIZE, PPOConfig
+    from cliprt_agents.baselines.configs import MIN_IMAGE_SIZE, PPOConfig
 
     with pytest.raises(ValueError, match=f">= {MIN_IMAGE_SIZE}"):
         PPOConfig(env_ids=("CLIPRT-UR5Sim-Pick-v0",), image_size=32)

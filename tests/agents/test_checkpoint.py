@@ -13,8 +13,6 @@ from cliprt_agents.checkpoint import (
     optimizer_from_safetensors,
     optimizer_to_safetensors,
     save_model,
-    vocabulary_from_dict,
-    vocabulary_to_dict,
 )
 from cliprt_agents.errors import CheckpointError, VocabularyMismatchError
 from cliprt_agents.policy import CLIPRTPolicy, load_policy
@@ -67,7 +65,7 @@ def test_files_are_safetensors_and_json_only(make_model, vocabulary, tmp_path):
 
 
 def test_vocabulary_serialisation_round_trip(vocabulary):
-    assert vocabulary_from_dict(vocabulary_to_dict(vocabulary)) == vocabulary
+    assert Vocabulary.from_dict(vocabulary.to_dict()) == vocabulary
 
 
 def test_other_vocabulary_is_refused_with_a_reason(make_model, vocabulary, tmp_path):

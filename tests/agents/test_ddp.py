@@ -27,8 +27,8 @@ def _free_port() -> int:
 def _setup(variant: str):
     from cliprt_agents.data import collator_for
     from cliprt_agents.model import build_model
+    from cliprt_agents.objective import freeze_unused
     from cliprt_agents.synthetic import SyntheticMotionDataset
-    from cliprt_agents.train import freeze_unused
     from cliprt_envs.motions import default_vocabulary
 
     vocab = default_vocabulary()
@@ -44,7 +44,7 @@ def _worker(rank: int, world: int, port: int, variant: str, out: str) -> None:
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
 
-    from cliprt_agents.train import compute_loss
+    from cliprt_agents.objective import compute_loss
 
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
@@ -65,7 +65,7 @@ def _worker(rank: int, world: int, port: int, variant: str, out: str) -> None:
 def test_two_process_loss_and_gradients_equal_single_process(tmp_path, variant):
     import torch.multiprocessing as mp
 
-    from cliprt_agents.train import compute_loss
+    from cliprt_agents.objective import compute_loss
 
     out = str(tmp_path / "result")
     mp.start_processes(_worker, args=(2, _free_port(), variant, out), nprocs=2, join=True, start_method="spawn")

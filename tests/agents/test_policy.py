@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from cliprt_agents.policy import CLIPRTPlusPolicy, CLIPRTPolicy
-from cliprt_agents.protocols import Agent, appropriateness_factors
+from cliprt_agents.protocols import Agent, ScoringAgent, appropriateness_factors
 from cliprt_envs.motions import UnknownMotionError
 
 
@@ -24,7 +24,8 @@ def policy(make_model, vocabulary):
 
 
 def test_follows_the_agent_protocol(policy):
-    assert isinstance(policy, Agent) and policy.continuous is False
+    assert isinstance(policy, Agent) and isinstance(policy, ScoringAgent)
+    assert policy.continuous is False and policy.needs_env is False
 
 
 def test_single_and_batched_observations_agree(policy, toy_data):

@@ -13,9 +13,12 @@ import torch
 from cliprt_agents.checkpoint import latest_checkpoint, load_model
 from cliprt_agents.config import TINY_MODEL, ModelConfig, TrainConfig
 from cliprt_agents.data import collator_for
+from cliprt_agents.distributed import EpochBatchSampler
 from cliprt_agents.errors import CheckpointError
+from cliprt_agents.objective import compute_loss
+from cliprt_agents.optim import lr_at, no_weight_decay, param_groups
 from cliprt_agents.synthetic import SyntheticMotionDataset
-from cliprt_agents.train import EpochBatchSampler, Trainer, compute_loss, lr_at, no_weight_decay, param_groups, train
+from cliprt_agents.train import Trainer, train
 
 
 def quick(**kwargs) -> TrainConfig:

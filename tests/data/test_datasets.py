@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from cliprt_data.datasets import LanguageMotionDataset, collate, load_training_dataset, split_episodes, train_val_split
+from cliprt_data.datasets import LanguageMotionDataset, load_training_dataset, split_group_key
 from cliprt_data.storage import DatasetReader, check_dataset
 from cliprt_envs.motions import default_vocabulary
 
@@ -90,23 +90,40 @@ def test_transforms_and_motion_text(pick_demos):
 
 
 def test_episode_split(pick_demos, pick_augmented):
-    train_ids, val_ids = split_episodes(10, 0.2, seed=1)
-    assert len(val_ids) == 2 and not set(train_ids) & set(val_ids) and len(train_ids) + len(val_ids) == 10
+    """The trainer's one splitter on recorded data: whole episodes, STA trajectories beside their demo."""
+    from cliprt_agents.data import InMemoryMotionDataset, split_by_episode
+
+    ten = InMemoryMotionDataset([{"episode_index": e} for e in range(10)])
+    train_ids, val_ids = (set(part.indices) for part in split_by_episode(ten, 0.2, seed=1))
+    assert len(val_ids) == 2 and not train_ids & val_ids and len(train_ids) + len(val_ids) == 10
     out, _ = pick_augmented
     ds = load_training_dataset([pick_demos, out])
     assert ds.num_episodes == 3 + 9
-    train, val = train_val_split(ds, 0.34, seed=0)
+    train, val = split_by_episode(ds, 0.34, seed=0)
     assert len(train) + len(val) == len(ds) and len(val) > 0
-    tr_eps, va_eps = set(train.episodes.tolist()), set(val.episodes.tolist())
+    tr_eps = set(ds.episode_indices[train.indices].tolist())
+    va_eps = set(ds.episode_indices[val.indices].tolist())
     assert not tr_eps & va_eps
     # an augmented trajectory goes to the same side as its demonstration
     for e in va_eps:
         meta = ds.episode_meta[e]
         parent = meta.get("parent") or meta.get("copied_from") or f"{meta['dataset']}#{meta['dataset_episode']}"
+        assert split_group_key(meta) == parent
         for other in tr_eps:
             m = ds.episode_meta[other]
             assert (m.get("parent") or m.get("copied_from") or f"{m['dataset']}#{m['dataset_episode']}") != parent
     assert {val[i]["episode_index"] for i in range(len(val))} == va_eps
+
+
+def _trainer_collate(chunk_size: int):
+    pytest.importorskip("open_clip")
+    from cliprt_agents.config import TINY_MODEL, ModelConfig
+    from cliprt_agents.data import collator_for
+    from cliprt_agents.model import build_model
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(backbone=TINY_MODEL, variant="plus", chunk_size=chunk_size), V)
+    return collator_for(model, V)
 
 
 def test_dataloader_and_speed(pick_augmented, tmp_path, monkeypatch):
@@ -115,8 +132,9 @@ def test_dataloader_and_speed(pick_augmented, tmp_path, monkeypatch):
     batch = next(iter(torch.utils.data.DataLoader(ds, batch_size=16, shuffle=True)))
     assert batch["image"].shape == (16, 64, 64, 3) and batch["image"].dtype == torch.uint8
     assert len(batch["supervision"]) == 16 and batch["action_chunk"].shape == (16, 8, 8)
-    batch = collate([ds[i] for i in range(4)])
-    assert batch["motion_id"].shape == (4,) and batch["chunk_mask"].dtype == torch.bool
+    batch = _trainer_collate(chunk_size=8)([ds[i] for i in range(4)])  # the trainer's one collate
+    assert batch["motion_ids"].shape == (4,) and batch["chunk_mask"].dtype == torch.bool
+    assert batch["images"].shape[0] == 4 and batch["action_chunk"].shape == (4, 8, 7)
 
     import h5py
 

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 from cliprt.cli import main
-from cliprt.evaluation.agents import AgentSpec, RandomAgent, make_agent
 from cliprt.evaluation.cli import cmd_compare  # noqa: F401  (import check)
 from cliprt.evaluation.report import compare, load_summary, write_reports
 from cliprt.evaluation.runner import EPISODES_FILE, BenchConfig, load_episodes, run_benchmark
 from cliprt.evaluation.stats import intervals_overlap, wilson_interval
 from cliprt.evaluation.suite import load_suite
+from cliprt_agents.registry import AgentSpec, make_agent
+from cliprt_agents.scripted import RandomAgent
 from cliprt_envs.motions import default_vocabulary
 
 PICK = "CLIPRT-UR5Sim-Pick-v0"
@@ -373,3 +374,34 @@ def replace_config(cfg, **kw):
     from dataclasses import replace
 
     return replace(cfg, **kw)
+
+
+class _ToyBaseline(RandomAgent):
+    """A toy baseline added the documented way: this class, a factory, one line in AGENT_KINDS."""
+
+
+def _toy_baseline(spec, vocabulary, seed):
+    return _ToyBaseline(vocabulary, seed)
+
+
+def test_a_registered_toy_agent_runs_in_the_benchmark(tmp_path, monkeypatch):
+    from cliprt_agents.registry import AGENT_KINDS
+
+    monkeypatch.setitem(AGENT_KINDS, "toy", f"{__name__}:_toy_baseline")
+    rows = _run(tmp_path, agents=("toy",))
+    assert [(r["agent"], r["kind"]) for r in rows] == [("toy", "toy")] * 2
+
+
+def test_an_agent_outside_the_protocol_is_refused_by_name(tmp_path):
+    class NoNeedsEnv:
+        continuous = False
+
+        def reset(self, instruction=None, env_index=None):
+            pass
+
+        def act(self, observation):
+            return np.zeros(len(observation["instruction"]), dtype=np.int64)
+
+    cfg = small_config(episodes=1, num_envs=1, vector="sync", max_steps=2)
+    with pytest.raises(TypeError, match=r"'odd'.*needs_env"):
+        run_benchmark(cfg, [AgentSpec("odd", "random")], tmp_path, progress=False, agent_factory=lambda s, seed: NoNeedsEnv())

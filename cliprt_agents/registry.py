@@ -1,0 +1,65 @@
+"""Agents by name: the one registry the benchmark runner, the main job and the CLI build agents from.
+
+An agent spec is ``kind`` or ``kind=checkpoint`` with an optional ``label:``
+prefix, e.g. ``random``, ``expert``, ``clip-rt=runs/demo/clip-rt``,
+``passive:clip-rt=runs/demo/clip-rt-passive``. Kinds map to factories by
+import string, so heavy agents load only when asked for.
+
+Adding a baseline: one file with the agent (it follows
+:class:`~cliprt_agents.protocols.Agent`) and a factory
+``(spec, vocabulary, seed) -> agent``, and one line in :data:`AGENT_KINDS`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cliprt_agents.protocols import Agent
+    from cliprt_envs.motions import Vocabulary
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    label: str
+    kind: str
+    checkpoint: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, text: str) -> AgentSpec:
+        label, _, rest = text.rpartition(":") if ":" in text.split("=")[0] else ("", "", text)
+        kind, _, checkpoint = rest.partition("=")
+        kind = kind.strip()
+        if not kind:
+            raise ValueError(f"empty agent spec {text!r}; use e.g. 'random' or 'clip-rt=PATH'")
+        return cls(label or kind, kind, checkpoint or None)
+
+    def require_checkpoint(self) -> str:
+        """The checkpoint, for kinds that load one; a clear error when the spec has none."""
+        if not self.checkpoint:
+            raise ValueError(f"agent kind {self.kind!r} needs a checkpoint: '{self.kind}=PATH'")
+        return self.checkpoint
+
+
+#: kind -> "module:function(spec, vocabulary, seed) -> Agent"
+AGENT_KINDS: dict[str, str] = {
+    "random": "cliprt_agents.scripted:random_agent",
+    "expert": "cliprt_agents.scripted:expert_agent",
+    "ppo": "cliprt_agents.baselines.ppo:ppo_agent",
+    "bc": "cliprt_agents.baselines.bc:bc_agent",
+    "clip-rt": "cliprt_agents.policy:clip_rt_agent",
+}
+
+
+def make_agent(spec: AgentSpec, vocabulary: Vocabulary, seed: int = 0) -> Agent:
+    """Build the agent ``spec`` names (its factory's module is imported now, not before)."""
+    try:
+        target = AGENT_KINDS[spec.kind]
+    except KeyError:
+        known = ", ".join(sorted(AGENT_KINDS))
+        raise ValueError(f"unknown agent kind {spec.kind!r}; known kinds: {known}") from None
+    module, func = target.split(":")
+    return getattr(importlib.import_module(module), func)(spec, vocabulary, seed)
