@@ -82,41 +82,22 @@ def test_two_process_loss_and_gradients_equal_single_process(tmp_path, variant):
                 assert torch.allclose(torch.tensor(r["grads"][name]), single, rtol=1e-4, atol=1e-7), name
 
 
+def _torchrun_train(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``torchrun --nproc_per_node=2 -m cliprt.cli train ARGS`` on this machine's CPU."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}"]
+    cmd = [*torchrun, "-m", "cliprt.cli", "train", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
+
+
 @pytest.mark.slow
 def test_cli_runs_unchanged_under_torchrun(tmp_path):
-    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node=2",
-        f"--master_port={_free_port()}",
-        "-m",
-        "cliprt.cli",
-        "train",
-        "--synthetic",
-        "48",
-        "--model",
-        TINY_MODEL,
-        "--pretrained",
-        "none",
-        "--max-steps",
-        "3",
-        "--batch-size",
-        "8",
-        "--workers",
-        "0",
-        "--device",
-        "cpu",
-        "--out",
-        str(tmp_path),
-        "--no-progress",
-        "--val-every",
-        "2",
-        "--checkpoint-every",
-        "2",
-    ]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[2], env=env)
+    done = _torchrun_train(
+        *("--synthetic", "48", "--model", TINY_MODEL, "--pretrained", "none", "--max-steps", "3", "--batch-size", "8"),
+        *("--workers", "0", "--device", "cpu", "--out", str(tmp_path), "--no-progress"),
+        *("--val-every", "2", "--checkpoint-every", "2"),
+        cwd=Path(__file__).parents[2],
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "model" / "model.safetensors").is_file()
     state = json.loads((tmp_path / "checkpoints" / "step_0000003" / "trainer_state.json").read_text())
@@ -126,28 +107,11 @@ def test_cli_runs_unchanged_under_torchrun(tmp_path):
 @pytest.mark.slow
 def test_an_error_under_torchrun_is_printed_once_and_leaves_nothing(tmp_path):
     """Every rank meets the same missing weights; the user reads the error once, and --out is not left behind."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node=2",
-        f"--master_port={_free_port()}",
-        "-m",
-        "cliprt.cli",
-        "train",
-        "--synthetic",
-        "64",
-        "--model",
-        "ViT-B-32",
-        "--pretrained",
-        "laion2b_s34b_b79k",
-        "--device",
-        "cpu",
-        "--out",
-        "runs/x",
-    ]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+    done = _torchrun_train(
+        *("--synthetic", "64", "--model", "ViT-B-32", "--pretrained", "laion2b_s34b_b79k"),
+        *("--device", "cpu", "--out", "runs/x"),
+        cwd=tmp_path,
+    )
     assert done.returncode != 0
     assert (done.stdout + done.stderr).count("cliprt train: error") == 1, done.stderr[-3000:]
     assert not (tmp_path / "runs").exists()
