@@ -22,8 +22,6 @@ import shutil
 import time
 from pathlib import Path
 
-os.environ.setdefault("MUJOCO_GL", "egl")
-
 
 def _record(env_id: str, out: Path, episodes: int, image_size: int, jpeg: bool) -> dict:
     import gymnasium as gym

@@ -17,11 +17,8 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import time
 from pathlib import Path
-
-os.environ.setdefault("MUJOCO_GL", "egl")
 
 TEST_SEED = 10_000
 

@@ -21,10 +21,6 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-class UserError(Exception):
-    """Bad input from the person at the keyboard: printed without a traceback."""
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cliprt",
@@ -42,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result = args.func(args)
-    except (UserError, ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError) as exc:  # bad input: one line, no traceback
         print(f"cliprt {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

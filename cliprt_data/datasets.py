@@ -229,18 +229,58 @@ def _cache_key(info: DatasetInfo) -> str:
     return hashlib.sha1(json.dumps(stamp, sort_keys=True).encode()).hexdigest()[:16]
 
 
+class _ImageStore:
+    """The images of one source: read once into memory or a memory-mapped cache file, or reused from that cache."""
+
+    def __init__(self, info: DatasetInfo, cache_dir: Path | None) -> None:
+        self.rows = info.total_steps
+        self.cache_file: Path | None = None
+        self.images: np.ndarray | None = None
+        if cache_dir is not None:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            self.cache_file = cache_dir / f"{info.path.name}-{_cache_key(info)}-images.npy"
+            if self.cache_file.exists():
+                self.images = np.load(self.cache_file, mmap_mode="r")
+        self.cached = self.images is not None
+
+    def put(self, row: int, frames: np.ndarray, where: str) -> None:
+        if self.images is None:
+            shape = (self.rows, *frames.shape[1:])
+            if self.cache_file is not None:
+                tmp = self.cache_file.with_suffix(".tmp.npy")
+                self.images = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+            else:
+                self.images = np.empty(shape, np.uint8)
+        if frames.shape[1:] != self.images.shape[1:]:
+            raise ValueError(f"{where} has {frames.shape[1:]} images, the others {self.images.shape[1:]}")
+        self.images[row : row + len(frames)] = frames
+
+    def finish(self) -> np.ndarray:
+        if self.images is None:
+            return np.zeros((0, 1, 1, 3), np.uint8)
+        if self.cache_file is not None and not self.cached and isinstance(self.images, np.memmap):
+            self.images.flush()
+            tmp = Path(self.images.filename)
+            self.images = None
+            tmp.replace(self.cache_file)
+            return np.load(self.cache_file, mmap_mode="r")
+        return self.images
+
+
+def _mark_chunk_stops(demonstrated: np.ndarray, chunk_stop: np.ndarray, row: int, n: int) -> None:
+    """Action chunks end at the episode's end or at the next deviation (rows ``row .. row + n``)."""
+    stop = row + n
+    for r in range(row + n - 1, row - 1, -1):
+        if not demonstrated[r]:
+            stop = r
+        chunk_stop[r] = stop if demonstrated[r] else r
+
+
 def _load_source(info: DatasetInfo, offset: int, cache_dir: Path | None, progress: bool) -> _Source:
     from tqdm.auto import tqdm
 
     m = info.total_steps
-    cached = None
-    cache_file = None
-    if cache_dir is not None:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        cache_file = cache_dir / f"{info.path.name}-{_cache_key(info)}-images.npy"
-        if cache_file.exists():
-            cached = np.load(cache_file, mmap_mode="r")
-    images: np.ndarray | None = cached
+    store = _ImageStore(info, cache_dir)
     actions = np.zeros((m, 8), np.float32)
     motion_ids = np.full(m, -1, np.int64)
     labelled = np.zeros(m, bool)
@@ -253,23 +293,10 @@ def _load_source(info: DatasetInfo, offset: int, cache_dir: Path | None, progres
     row = 0
     with DatasetReader(info.path, deep_check=False) as reader:
         for index in tqdm(range(info.total_episodes), desc=f"load {info.path.name}", unit="ep", disable=not progress):
-            ep = reader.episode(index, images=cached is None, states=False)
+            ep = reader.episode(index, images=not store.cached, states=False)
             n = ep.n_steps
-            if cached is None:
-                frames = ep.observations["image"][:n]
-                if images is None:
-                    shape = (m, *frames.shape[1:])
-                    if cache_file is not None:
-                        images = np.lib.format.open_memmap(
-                            cache_file.with_suffix(".tmp.npy"), mode="w+", dtype=np.uint8, shape=shape
-                        )
-                    else:
-                        images = np.empty(shape, np.uint8)
-                if frames.shape[1:] != images.shape[1:]:
-                    raise ValueError(
-                        f"episode {index} of {info.path} has {frames.shape[1:]} images, the others {images.shape[1:]}"
-                    )
-                images[row : row + n] = frames
+            if not store.cached:
+                store.put(row, ep.observations["image"][:n], f"episode {index} of {info.path}")
             sl = slice(row, row + n)
             actions[sl] = ep.low_level_actions
             motion_ids[sl] = ep.motion_ids
@@ -280,22 +307,11 @@ def _load_source(info: DatasetInfo, offset: int, cache_dir: Path | None, progres
             instructions.append(ep.instruction)
             instruction_of_row[sl] = len(instructions) - 1
             episode_of_row[sl] = offset + index
-            stop = row + n
-            for r in range(row + n - 1, row - 1, -1):  # chunks end at the episode end or a deviation
-                if not demonstrated[r]:
-                    stop = r
-                chunk_stop[r] = stop if demonstrated[r] else r
+            _mark_chunk_stops(demonstrated, chunk_stop, row, n)
             row += n
     if row != m:
         raise ValueError(f"{info.path}: read {row} steps, the manifest says {m}")
-    if images is None:
-        images = np.zeros((0, 1, 1, 3), np.uint8)
-    if cache_file is not None and cached is None and isinstance(images, np.memmap):
-        images.flush()
-        tmp = Path(images.filename)
-        del images
-        tmp.replace(cache_file)
-        images = np.load(cache_file, mmap_mode="r")
+    images = store.finish()
     return _Source(
         info,
         images,

@@ -97,53 +97,71 @@ def _view_name(name: str, value: Any, meaning: str) -> None:
         raise ValueError(f"{name} must be a camera name such as 'front' or 'wrist' ({meaning}), got {value!r}")
 
 
+def _check_env_ids(name: str, value: Any) -> None:
+    if isinstance(value, str):
+        raise ValueError(f"{name} must be a list of env ids, got the single string {value!r}; write [{value!r}]")
+    if not isinstance(value, (tuple, list)) or not value:
+        raise ValueError(f"{name} must be a non-empty list of env ids (see `cliprt envs`), got {value!r}")
+    bad = [e for e in value if not isinstance(e, str)]
+    if bad:
+        raise ValueError(f"{name} must hold env id strings, got {bad!r}")
+    unknown = [e for e in value if e not in gym.registry]
+    if unknown:
+        hints = [m for e in unknown for m in difflib.get_close_matches(e, list(gym.registry), n=1)]
+        hint = f" (did you mean {', '.join(hints)}?)" if hints else ""
+        raise ValueError(f"unknown env ids {unknown}{hint}; see `cliprt envs` for the registered ids")
+
+
+def _check_seeds(name: str, value: Any) -> None:
+    if isinstance(value, (int, np.integer, str)) or not isinstance(value, (tuple, list)) or not value:
+        raise ValueError(f"{name} must be a non-empty list of whole numbers >= 0, e.g. [0, 1], got {value!r}")
+    for s in value:
+        _whole(name, s, 0, f"each seed picks init states {SEED_STRIDE:_} * seed + episode")
+    repeated = sorted({s for s in value if list(value).count(s) > 1})
+    if repeated:
+        raise ValueError(f"{name} repeat {repeated}; give each seed once")
+
+
+def _check_max_steps(name: str, value: Any) -> None:
+    if value is not None:
+        _whole(name, value, 1, "steps before an episode is cut off; omit it for each env's registered limit")
+
+
+def _check_vector(name: str, value: Any) -> None:
+    if value not in ("async", "sync"):
+        raise ValueError(f"{name} must be 'async' (worker processes) or 'sync' (one process), got {value!r}")
+
+
+def _check_start_method(name: str, value: Any) -> None:
+    if value not in mp.get_all_start_methods():
+        raise ValueError(f"{name} must be one of {mp.get_all_start_methods()}, got {value!r}")
+
+
+#: ``BenchConfig`` field -> its check ``(name as the person gave it, value)``.
+_SETTING_CHECKS: dict[str, Callable[[str, Any], None]] = {
+    "env_ids": _check_env_ids,
+    "episodes": lambda n, v: _whole(n, v, 1, "episodes per seed, agent and env id"),
+    "seeds": _check_seeds,
+    "num_envs": lambda n, v: _whole(n, v, 1, "envs stepped side by side"),
+    "image_size": lambda n, v: _whole(n, v, 16, "the square image the agent sees, in pixels", MAX_PIXELS),
+    "max_steps": _check_max_steps,
+    "video_episodes": lambda n, v: _whole(n, v, 0, "episodes per seed that may be recorded; 0 turns videos off"),
+    "video_size": lambda n, v: _whole(n, v, 16, "the square picture in the videos, in pixels", MAX_PIXELS),
+    "camera": lambda n, v: _view_name(n, v, "omit it for the env's default view"),
+    "video_camera": lambda n, v: _view_name(n, v, "omit it for the env's default view"),
+    "vector": _check_vector,
+    "start_method": _check_start_method,
+}
+
+
 def check_setting(key: str, value: Any, name: str | None = None) -> None:
     """Raise ValueError (what, why, how to fix) if ``value`` is not a valid ``BenchConfig.<key>``.
 
     ``name`` is how the person gave it (``--episodes``); the field name by default.
     """
-    name = name or key
-    if key == "env_ids":
-        if isinstance(value, str):
-            raise ValueError(f"{name} must be a list of env ids, got the single string {value!r}; write [{value!r}]")
-        if not isinstance(value, (tuple, list)) or not value:
-            raise ValueError(f"{name} must be a non-empty list of env ids (see `cliprt envs`), got {value!r}")
-        bad = [e for e in value if not isinstance(e, str)]
-        if bad:
-            raise ValueError(f"{name} must hold env id strings, got {bad!r}")
-        unknown = [e for e in value if e not in gym.registry]
-        if unknown:
-            hints = [m for e in unknown for m in difflib.get_close_matches(e, list(gym.registry), n=1)]
-            hint = f" (did you mean {', '.join(hints)}?)" if hints else ""
-            raise ValueError(f"unknown env ids {unknown}{hint}; see `cliprt envs` for the registered ids")
-    elif key == "episodes":
-        _whole(name, value, 1, "episodes per seed, agent and env id")
-    elif key == "seeds":
-        if isinstance(value, (int, np.integer, str)) or not isinstance(value, (tuple, list)) or not value:
-            raise ValueError(f"{name} must be a non-empty list of whole numbers >= 0, e.g. [0, 1], got {value!r}")
-        for s in value:
-            _whole(name, s, 0, f"each seed picks init states {SEED_STRIDE:_} * seed + episode")
-        repeated = sorted({s for s in value if list(value).count(s) > 1})
-        if repeated:
-            raise ValueError(f"{name} repeat {repeated}; give each seed once")
-    elif key == "num_envs":
-        _whole(name, value, 1, "envs stepped side by side")
-    elif key == "image_size":
-        _whole(name, value, 16, "the square image the agent sees, in pixels", MAX_PIXELS)
-    elif key == "max_steps":
-        if value is not None:
-            _whole(name, value, 1, "steps before an episode is cut off; omit it for each env's registered limit")
-    elif key == "video_episodes":
-        _whole(name, value, 0, "episodes per seed that may be recorded; 0 turns videos off")
-    elif key == "video_size":
-        _whole(name, value, 16, "the square picture in the videos, in pixels", MAX_PIXELS)
-    elif key in ("camera", "video_camera"):
-        _view_name(name, value, "omit it for the env's default view")
-    elif key == "vector":
-        if value not in ("async", "sync"):
-            raise ValueError(f"{name} must be 'async' (worker processes) or 'sync' (one process), got {value!r}")
-    elif key == "start_method" and value not in mp.get_all_start_methods():
-        raise ValueError(f"{name} must be one of {mp.get_all_start_methods()}, got {value!r}")
+    check = _SETTING_CHECKS.get(key)
+    if check is not None:
+        check(name or key, value)
 
 
 @dataclass
