@@ -6,10 +6,12 @@ and numpy; MuJoCo, torch and hardware libraries load when an env is made.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import gymnasium as gym
 
 from cliprt_envs.motions import Motion, UnknownMotionError, Vocabulary, default_vocabulary
-from cliprt_envs.registry import REAL_UR5_ID, SIM_ENTRY_POINT, SIM_TASKS
+from cliprt_envs.registry import ENV_ENTRIES, REAL_UR5_ID, EnvEntry
 
 __version__ = "0.1.0"
 
@@ -23,21 +25,22 @@ __all__ = [
 ]
 
 
-def _register() -> None:
-    for entry in SIM_TASKS:
+def _register(entries: Iterable[EnvEntry] = ENV_ENTRIES) -> None:
+    """Hand ``entries`` (by default every entry of :mod:`cliprt_envs.registry`) to Gymnasium, once each."""
+    for entry in entries:
         if entry.env_id not in gym.registry:
             gym.register(
                 id=entry.env_id,
-                entry_point=SIM_ENTRY_POINT,
+                entry_point=entry.entry_point,
                 max_episode_steps=entry.max_steps,
-                kwargs={"task": entry.name},
+                kwargs=dict(entry.kwargs),
             )
 
 
 def registered_ids() -> list[str]:
     """Every Gymnasium id this package provides."""
-    ids = [e.env_id for e in SIM_TASKS]
-    if REAL_UR5_ID in gym.registry:
+    ids = [e.env_id for e in ENV_ENTRIES]
+    if REAL_UR5_ID in gym.registry and REAL_UR5_ID not in ids:
         ids.insert(0, REAL_UR5_ID)
     return ids
 

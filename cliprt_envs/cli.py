@@ -37,9 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_envs(args: argparse.Namespace) -> int:
-    from cliprt_envs.registry import SIM_TASKS
+    from cliprt_envs.registry import ENV_ENTRIES
 
-    rows = [(e.env_id, f"MuJoCo UR5 twin: {e.summary} (max {e.max_steps} steps)") for e in SIM_TASKS]
+    rows = [(e.env_id, e.summary) for e in ENV_ENTRIES]
     width = max(len(r[0]) for r in rows)
     for env_id, summary in rows:
         print(f"{env_id:<{width}}  {summary}")

@@ -104,6 +104,10 @@ class LanguageMotionEnv(gym.Env[dict[str, Any], int]):
     saved state, used by trajectory augmentation), ``{"init_state_index": i}``
     (a fixed, reproducible initial scene, used by benchmarks) and
     ``{"instruction": str}`` (override the instruction text).
+
+    ``render()`` (``render_mode="rgb_array"``) returns the last observation
+    image, or a fresh frame from ``render_camera`` when one is given (a view
+    for people, e.g. larger than the agent's image).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
@@ -120,6 +124,7 @@ class LanguageMotionEnv(gym.Env[dict[str, Any], int]):
         reward_type: str = "sparse",
         terminate_on_success: bool = True,
         wrist_camera: Camera | None = None,
+        render_camera: Camera | None = None,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise InvalidEnvOptionError(
@@ -139,6 +144,7 @@ class LanguageMotionEnv(gym.Env[dict[str, Any], int]):
         self.backend = backend
         self.camera = camera
         self.wrist_camera = wrist_camera
+        self.render_camera = render_camera
         self.task = task
         self.vocabulary = vocabulary if vocabulary is not None else default_vocabulary()
         self.continuous = continuous
@@ -207,13 +213,16 @@ class LanguageMotionEnv(gym.Env[dict[str, Any], int]):
 
     def render(self) -> np.ndarray | None:
         if self.render_mode == "rgb_array":
+            if self.render_camera is not None:  # a separate view for people (videos), fresh each call
+                return self.render_camera.read()
             return self._last_image if self._last_image is not None else self.camera.read()
         return None
 
     def close(self) -> None:
         self.camera.close()
-        if self.wrist_camera is not None:
-            self.wrist_camera.close()
+        for extra in (self.wrist_camera, self.render_camera):
+            if extra is not None:
+                extra.close()
         self.backend.close()
 
     def expert_action(self) -> int:
@@ -222,7 +231,7 @@ class LanguageMotionEnv(gym.Env[dict[str, Any], int]):
         A method of the env so that vector-env workers can answer it
         (``envs.call("expert_action")``).
         """
-        if not hasattr(self.task, "expert_action"):
+        if not getattr(self.task, "has_expert", hasattr(self.task, "expert_action")):
             raise TypeError(f"{type(self.task).__name__} has no scripted expert; only sim tasks do")
         return int(self.task.expert_action(self.backend, self.vocabulary))
 
@@ -255,41 +264,48 @@ class LanguageMotionEnv(gym.Env[dict[str, Any], int]):
         return text
 
     def _parse_action(self, action: Any) -> tuple[int | None, np.ndarray, bool]:
+        """``(motion id or None, 8-D delta, clipped)`` for a step's action."""
         if self.continuous:
-            try:
-                delta = np.asarray(action, dtype=np.float64).reshape(-1)
-            except (TypeError, ValueError) as exc:
-                raise InvalidActionError(f"a continuous action is 8 numbers, got {action!r}") from exc
-            if delta.shape != (8,):
-                raise InvalidActionError(f"a continuous action is 8 numbers, got shape {delta.shape}")
-            if not np.all(np.isfinite(delta)):
-                raise InvalidActionError(
-                    f"a continuous action must be finite; got NaN or inf in {delta.tolist()} (check the policy's output)"
-                )
-            space = self.action_space
-            assert isinstance(space, spaces.Box)
-            clipped = np.clip(delta, space.low.astype(np.float64), space.high.astype(np.float64))
-            return None, clipped, bool(np.any(clipped != delta))
-        if isinstance(action, str):
-            try:
-                motion_id = self.vocabulary.id_of(action)
-            except UnknownMotionError as exc:
-                raise InvalidActionError(str(exc)) from None
-        elif isinstance(action, (bool, np.bool_)):
-            raise InvalidActionError(f"an action is a motion id or text, got bool {action!r}")
-        elif isinstance(action, (int, np.integer)):
-            motion_id = int(action)
-        elif isinstance(action, np.ndarray) and action.shape == () and action.dtype.kind in "iu":
-            motion_id = int(action)
-        elif isinstance(action, (float, np.floating)):
-            if not math.isfinite(action) or not float(action).is_integer():
-                raise InvalidActionError(f"an action is a motion id (int) or text, got {action!r}")
-            motion_id = int(action)
-        else:
-            raise InvalidActionError(f"an action is a motion id (int) or a motion text, got {type(action).__name__}: {action!r}")
+            return self._continuous_delta(action)
+        motion_id = self._motion_id(action)
         if not 0 <= motion_id < len(self.vocabulary):
             raise InvalidActionError(f"motion id {motion_id} is out of range 0..{len(self.vocabulary) - 1}")
         return motion_id, self.vocabulary.delta(motion_id), False
+
+    def _continuous_delta(self, action: Any) -> tuple[None, np.ndarray, bool]:
+        try:
+            delta = np.asarray(action, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError) as exc:
+            raise InvalidActionError(f"a continuous action is 8 numbers, got {action!r}") from exc
+        if delta.shape != (8,):
+            raise InvalidActionError(f"a continuous action is 8 numbers, got shape {delta.shape}")
+        if not np.all(np.isfinite(delta)):
+            raise InvalidActionError(
+                f"a continuous action must be finite; got NaN or inf in {delta.tolist()} (check the policy's output)"
+            )
+        space = self.action_space
+        assert isinstance(space, spaces.Box)
+        clipped = np.clip(delta, space.low.astype(np.float64), space.high.astype(np.float64))
+        return None, clipped, bool(np.any(clipped != delta))
+
+    def _motion_id(self, action: Any) -> int:
+        """The motion id a discrete action names (not yet range-checked)."""
+        if isinstance(action, str):
+            try:
+                return self.vocabulary.id_of(action)
+            except UnknownMotionError as exc:
+                raise InvalidActionError(str(exc)) from None
+        if isinstance(action, (bool, np.bool_)):
+            raise InvalidActionError(f"an action is a motion id or text, got bool {action!r}")
+        if isinstance(action, (int, np.integer)):
+            return int(action)
+        if isinstance(action, np.ndarray) and action.shape == () and action.dtype.kind in "iu":
+            return int(action)
+        if isinstance(action, (float, np.floating)):
+            if not math.isfinite(action) or not float(action).is_integer():
+                raise InvalidActionError(f"an action is a motion id (int) or text, got {action!r}")
+            return int(action)
+        raise InvalidActionError(f"an action is a motion id (int) or a motion text, got {type(action).__name__}: {action!r}")
 
     def proprio(self) -> np.ndarray:
         pos, quat = self.backend.tcp_pose()

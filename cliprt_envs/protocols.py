@@ -1,17 +1,36 @@
 """The protocols that put a robot behind the language-motion env.
 
 A backend moves an end effector by an 8-D delta and says what it really did;
-a camera returns an image; a task says what to do, whether it is done and how
-an expert would do it. The sim twin, the real UR5 and LIBERO each implement
-these, so the env, agents and recorders never know which robot they drive.
+a camera returns an image; a task (:class:`cliprt_envs.tasks.Task`, a base
+class, re-exported here) says what to do, whether it is done and how an expert
+would do it. The sim twin, the real UR5 and LIBERO each implement these, so the
+env, agents and recorders never know which robot they drive.
+
+Backends and cameras are context managers: ``with backend:`` connects and
+always closes, also on an exception; :class:`BackendContext` and
+:class:`ClosesOnExit` give an implementation both methods.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
+
+from cliprt_envs.tasks.base import Task
+
+__all__ = [
+    "BackendContext",
+    "Camera",
+    "ClosesOnExit",
+    "MoveResult",
+    "RobotBackend",
+    "Task",
+    "Workspace",
+]
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -79,6 +98,14 @@ class RobotBackend(Protocol):
 
     def restore_state(self, state: np.ndarray) -> None: ...
 
+    def __enter__(self: _T) -> _T:
+        """Connect; the backend is the ``as`` target."""
+        ...
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Close, whatever happened inside the block."""
+        ...
+
 
 @runtime_checkable
 class Camera(Protocol):
@@ -93,28 +120,32 @@ class Camera(Protocol):
 
     def close(self) -> None: ...
 
+    def __enter__(self: _T) -> _T: ...
 
-@runtime_checkable
-class Task(Protocol):
-    """What to do on a backend: instructions, initial state, success, expert."""
-
-    name: str
-    max_steps: int
-
-    def instruction_templates(self) -> tuple[str, ...]: ...
-
-    def reset(self, backend: Any, rng: np.random.Generator) -> str:
-        """Place the scene for a new episode; return its instruction."""
+    def __exit__(self, *exc_info: object) -> None:
+        """Release the device, whatever happened inside the block."""
         ...
 
-    def success(self, backend: Any) -> bool: ...
 
-    def reward(self, backend: Any) -> float:
-        """Dense shaping reward in [0, 1]; 1 when successful."""
-        ...
+class ClosesOnExit:
+    """Mixin for a camera (or anything with ``close()``): ``with camera:`` closes it on the way out."""
 
-    def save_state(self) -> np.ndarray:
-        """Task variables (e.g. which object is the target) as a flat array."""
-        ...
+    def close(self) -> None:  # pragma: no cover - the class using the mixin defines it
+        raise NotImplementedError
 
-    def restore_state(self, state: np.ndarray) -> None: ...
+    def __enter__(self: _T) -> _T:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class BackendContext(ClosesOnExit):
+    """Mixin for a robot backend: ``with backend:`` connects on entry and closes on exit."""
+
+    def connect(self) -> None:  # pragma: no cover - the class using the mixin defines it
+        raise NotImplementedError
+
+    def __enter__(self: _T) -> _T:
+        self.connect()  # type: ignore[attr-defined]
+        return self

@@ -20,14 +20,13 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from cliprt_envs.protocols import MoveResult, Workspace
+from cliprt_envs.protocols import BackendContext, MoveResult, Workspace
 from cliprt_envs.sim.kinematics import ArmKinematics, IKConfig, rotation_error, rotation_matrix
-from cliprt_envs.sim.scene import FINGER_MAX_OPENING, UR5_JOINTS, SceneSpec, build_mjcf
+from cliprt_envs.sim.scene import FINGER_MAX_OPENING, HOME_POSITION, HOME_ROTATION, UR5_JOINTS, SceneSpec, build_mjcf
 
-#: Tool pointing down, fingers closing along the world y axis.
-HOME_ROTATION = np.array([[0.0, -1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, -1.0]])
-HOME_POSITION = np.array([0.45, 0.0, 0.25])
 _HOME_SEED = np.array([0.0, -0.5, 1.5, 0.5, -1.57, 0.0])
+__all__ = ["DEFAULT_WORKSPACE", "HOME_POSITION", "HOME_ROTATION", "MujocoUR5Backend", "SimConfig"]
+
 DEFAULT_WORKSPACE = Workspace(low=(0.25, -0.35, 0.01), high=(0.80, 0.35, 0.50))
 
 
@@ -46,8 +45,8 @@ class SimConfig:
     ik: IKConfig = IKConfig()
 
 
-class MujocoUR5Backend:
-    """Owns the MuJoCo model and data of one twin."""
+class MujocoUR5Backend(BackendContext):
+    """Owns the MuJoCo model and data of one twin (``with MujocoUR5Backend(scene) as backend: ...``)."""
 
     exact_state = True
 
@@ -73,6 +72,7 @@ class MujocoUR5Backend:
             raise RuntimeError("the twin's home pose is unreachable; the MJCF is inconsistent")
         self.home_qpos = home.qpos
         self._state_spec = mujoco.mjtState.mjSTATE_INTEGRATION
+        self._scene_joints = self._object_joints()
         self.reset_robot()
 
     # -- protocol -----------------------------------------------------------
@@ -146,6 +146,20 @@ class MujocoUR5Backend:
             extra={"workspace_clamped": clamped},
         )
 
+    def scene_signature(self) -> tuple[float, ...]:
+        """Where everything that is not the robot is: a hashable summary of the object layout.
+
+        Free bodies contribute their position (x, y, z), slide and hinge
+        joints (drawers, doors) their value, in model order; mocap fixtures
+        (plates, cabinets) are not included. Exact floats: compare two
+        signatures with a tolerance to notice a knocked or moved object.
+        """
+        qpos = self.data.qpos
+        values: list[float] = []
+        for adr, width in self._scene_joints:
+            values.extend(float(v) for v in qpos[adr : adr + width])
+        return tuple(values)
+
     # -- scene helpers used by tasks ----------------------------------------
     def reset_robot(self, qpos: np.ndarray | None = None, gripper_open: bool = True) -> None:
         """Put everything back to the model's defaults and the arm at ``qpos`` (home)."""
@@ -213,6 +227,17 @@ class MujocoUR5Backend:
         return self.touching("left_finger", body) and self.touching("right_finger", body)
 
     # -- internals ----------------------------------------------------------
+    def _object_joints(self) -> tuple[tuple[int, int], ...]:
+        """``(qpos address, values used)`` of every joint not on the robot: free 3 (position), slide/hinge 1."""
+        robot = {int(a) for a in self.arm_qadr} | {int(a) for a in self.finger_qadr}
+        widths = {int(mujoco.mjtJoint.mjJNT_FREE): 3, int(mujoco.mjtJoint.mjJNT_SLIDE): 1, int(mujoco.mjtJoint.mjJNT_HINGE): 1}
+        joints = []
+        for j in range(self.model.njnt):
+            adr, kind = int(self.model.jnt_qposadr[j]), int(self.model.jnt_type[j])
+            if adr not in robot and kind in widths:
+                joints.append((adr, widths[kind]))
+        return tuple(joints)
+
     def _geoms_of(self, bodies: tuple[str, ...]) -> frozenset[int]:
         ids = {self.model.body(b).id for b in bodies}
         return frozenset(int(g) for g in range(self.model.ngeom) if self.model.geom_bodyid[g] in ids)

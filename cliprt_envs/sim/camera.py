@@ -26,6 +26,8 @@ from typing import Any
 import mujoco
 import numpy as np
 
+from cliprt_envs.protocols import ClosesOnExit
+
 #: Smallest and largest image side, in pixels. Larger frames take seconds each
 #: to render in software (llvmpipe) and fill memory fast (1024x1024 RGB is 3 MB
 #: per observation); videos for people are better made from smaller frames.
@@ -100,8 +102,8 @@ def _load_llvm_users_first() -> None:
         import triton  # noqa: F401
 
 
-class MujocoCamera:
-    """Renders a named camera of a backend's model (headless: set ``MUJOCO_GL``)."""
+class MujocoCamera(ClosesOnExit):
+    """Renders a named camera of a backend's model (headless: set ``MUJOCO_GL``); ``with camera:`` closes it."""
 
     def __init__(
         self, model: mujoco.MjModel, data: mujoco.MjData, name: str = "front", height: int = 224, width: int = 224

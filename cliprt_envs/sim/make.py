@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import importlib
 import numbers
 from typing import Any
 
@@ -14,7 +13,7 @@ from cliprt_envs.motions import Vocabulary
 from cliprt_envs.registry import sim_task_entry
 from cliprt_envs.sim.backend import MujocoUR5Backend, SimConfig
 from cliprt_envs.sim.camera import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE, MujocoCamera
-from cliprt_envs.tasks.base import SimTask
+from cliprt_envs.sim.tasks.base import SimTask
 
 #: Cameras of every scene that can give the main image (``wrist`` is the optional second one).
 CAMERAS = ("front", "side", "wrist")
@@ -29,13 +28,13 @@ _OPTIONS = (
     "render_mode",
     "reward_type",
     "sim_config",
+    "render_size",
+    "render_camera",
 )
 
 
 def load_task(name: str, image_size: tuple[int, int]) -> SimTask:
-    entry = sim_task_entry(name)
-    module, cls = entry.task.split(":")
-    return getattr(importlib.import_module(module), cls)(image_size=image_size)
+    return sim_task_entry(name).task_class(image_size=image_size)
 
 
 def image_size_pair(image_size: object) -> tuple[int, int]:
@@ -68,6 +67,58 @@ def image_size_pair(image_size: object) -> tuple[int, int]:
     return side(values[0]), side(values[1])
 
 
+def render_side(render_size: object) -> int:
+    """The side of the square ``render()`` frame, or an error naming the option and the valid range."""
+    valid = f"an int {MIN_IMAGE_SIZE}..{MAX_IMAGE_SIZE} (a square frame for videos), e.g. render_size=256"
+    if isinstance(render_size, (bool, np.bool_)) or not isinstance(render_size, numbers.Real):
+        raise InvalidEnvOptionTypeError(f"render_size must be {valid}; got {type(render_size).__name__} {render_size!r}")
+    if not isinstance(render_size, numbers.Integral) and not float(render_size).is_integer():
+        raise InvalidEnvOptionTypeError(f"render_size must be {valid}; got {type(render_size).__name__} {render_size!r}")
+    n = int(render_size)
+    if not MIN_IMAGE_SIZE <= n <= MAX_IMAGE_SIZE:
+        raise InvalidEnvOptionError(f"render_size must be {valid}; got {render_size!r}")
+    return n
+
+
+def _render_view(
+    render_mode: object, render_size: object, render_camera: object, image_size: tuple[int, int]
+) -> tuple[str, int, int] | None:
+    """``(camera, height, width)`` of the separate camera ``render()`` reads, or None (it shows the observation)."""
+    if render_size is None and render_camera is None:
+        return None
+    if render_camera is not None and (not isinstance(render_camera, str) or render_camera not in CAMERAS):
+        raise InvalidEnvOptionError(f"render_camera must be one of {', '.join(map(repr, CAMERAS))}; got {render_camera!r}")
+    height, width = image_size if render_size is None else (render_side(render_size),) * 2
+    if render_mode != "rgb_array":
+        raise InvalidEnvOptionError(
+            f"render_size and render_camera shape what render() returns, so they need render_mode='rgb_array'; "
+            f"got render_mode={render_mode!r}"
+        )
+    return render_camera or "front", height, width
+
+
+def _check_options(camera: object, wrist_camera: object, sim_config: object, task: object) -> None:
+    if not isinstance(camera, str) or camera not in CAMERAS:
+        raise InvalidEnvOptionError(f"camera must be one of {', '.join(map(repr, CAMERAS))}; got {camera!r}")
+    if not isinstance(wrist_camera, (bool, np.bool_)):
+        raise InvalidEnvOptionTypeError(f"wrist_camera must be True or False; got {type(wrist_camera).__name__} {wrist_camera!r}")
+    if sim_config is not None and not isinstance(sim_config, SimConfig):
+        raise InvalidEnvOptionTypeError(
+            f"sim_config must be a cliprt_envs.sim.backend.SimConfig or None; got {type(sim_config).__name__}"
+        )
+    if not isinstance(task, (str, SimTask)):
+        raise InvalidEnvOptionTypeError(f"task must be a task name (e.g. 'Pick') or a SimTask; got {type(task).__name__}")
+
+
+def _reject_unknown(unknown: dict[str, Any]) -> None:
+    if unknown:
+        hints = []
+        for name in sorted(unknown):
+            close = difflib.get_close_matches(name, _OPTIONS, n=1)
+            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise InvalidEnvOptionTypeError(f"unknown sim env option {', '.join(hints)}; the options are {', '.join(_OPTIONS)}")
+
+
 def make_sim_env(
     task: str | SimTask = "Pick",
     *,
@@ -79,6 +130,8 @@ def make_sim_env(
     render_mode: str | None = None,
     reward_type: str = "sparse",
     sim_config: SimConfig | None = None,
+    render_size: int | None = None,
+    render_camera: str | None = None,
     **unknown: Any,
 ) -> LanguageMotionEnv:
     """A :class:`LanguageMotionEnv` on the MuJoCo UR5 twin.
@@ -88,28 +141,21 @@ def make_sim_env(
     frames take seconds each to render in software and fill memory fast.
     ``camera`` is one of :data:`CAMERAS`; ``wrist_camera=True`` adds the wrist
     view as ``obs["wrist_image"]``.
+
+    With ``render_mode="rgb_array"``, ``render_size`` (an int, same range)
+    and/or ``render_camera`` (one of :data:`CAMERAS`, default ``"front"``) make
+    ``render()`` return a fresh ``render_size`` x ``render_size`` frame from a
+    separate camera (for videos people watch) instead of the observation image.
     """
-    if unknown:
-        hints = []
-        for name in sorted(unknown):
-            close = difflib.get_close_matches(name, _OPTIONS, n=1)
-            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        raise InvalidEnvOptionTypeError(f"unknown sim env option {', '.join(hints)}; the options are {', '.join(_OPTIONS)}")
+    _reject_unknown(unknown)
     size = image_size_pair(image_size)
-    if not isinstance(camera, str) or camera not in CAMERAS:
-        raise InvalidEnvOptionError(f"camera must be one of {', '.join(map(repr, CAMERAS))}; got {camera!r}")
-    if not isinstance(wrist_camera, (bool, np.bool_)):
-        raise InvalidEnvOptionTypeError(f"wrist_camera must be True or False; got {type(wrist_camera).__name__} {wrist_camera!r}")
-    if sim_config is not None and not isinstance(sim_config, SimConfig):
-        raise InvalidEnvOptionTypeError(
-            f"sim_config must be a cliprt_envs.sim.backend.SimConfig or None; got {type(sim_config).__name__}"
-        )
-    if not isinstance(task, (str, SimTask)):
-        raise InvalidEnvOptionTypeError(f"task must be a task name (e.g. 'Pick') or a SimTask; got {type(task).__name__}")
+    _check_options(camera, wrist_camera, sim_config, task)
+    view = _render_view(render_mode, render_size, render_camera, size)
     sim_task = task if isinstance(task, SimTask) else load_task(task, size)
     backend = MujocoUR5Backend(sim_task.scene(), sim_config)
     cam = MujocoCamera(backend.model, backend.data, camera, *size)
     wrist = MujocoCamera(backend.model, backend.data, "wrist", *size) if bool(wrist_camera) else None
+    people = MujocoCamera(backend.model, backend.data, *view) if view is not None else None
     return LanguageMotionEnv(
         backend,
         cam,
@@ -119,4 +165,5 @@ def make_sim_env(
         render_mode=render_mode,
         reward_type=reward_type,
         wrist_camera=wrist,
+        render_camera=people,
     )

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 TABLE_TOP_Z = 0.0
 TCP_OFFSET = 0.15  # tool-centre point, metres from the flange along the tool axis
 FINGER_MAX_OPENING = 0.042  # per finger, metres
@@ -24,6 +26,9 @@ UR5_JOINTS = (
     "wrist_3",
 )
 TWO_PI = 6.283185307179586
+#: Tool pointing down, fingers closing along the world y axis.
+HOME_ROTATION = np.array([[0.0, -1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, -1.0]])
+HOME_POSITION = np.array([0.45, 0.0, 0.25])
 
 
 @dataclass(frozen=True)
@@ -96,8 +101,6 @@ CAMERA_TARGET = (0.5, 0.0, 0.0)
 
 def _lookat(eye, target) -> tuple[float, ...]:
     """MuJoCo ``xyaxes`` for a camera at ``eye`` looking at ``target`` with z up."""
-    import numpy as np
-
     forward = np.subtract(target, eye, dtype=float)
     forward /= np.linalg.norm(forward)
     right = np.cross(forward, (0.0, 0.0, 1.0))
@@ -165,15 +168,22 @@ def _drawer_xml(spec: DrawerSpec) -> str:
 
 def build_mjcf(spec: SceneSpec) -> str:
     """The complete MJCF text for ``spec``."""
-    height, width = spec.image_size
-    objects = "".join(_object_xml(o) for o in spec.objects)
-    fixtures = "".join(_fixture_xml(f) for f in spec.fixtures)
     drawers = ((spec.drawer,) if spec.drawer else ()) + tuple(spec.drawers)
     names = [d.name for d in drawers]
     if len(set(names)) != len(names):
         raise ValueError(f"drawers need distinct names, got {names}")
+    objects = "".join(_object_xml(o) for o in spec.objects)
+    fixtures = "".join(_fixture_xml(f) for f in spec.fixtures)
     drawer = "".join(_drawer_xml(d) for d in drawers)
     lim = f"{-TWO_PI:.6f} {TWO_PI:.6f}"
+    return f"""{_header_xml(spec)}{_world_xml()}{_arm_xml(lim)}{objects}{fixtures}{drawer}
+  </worldbody>
+{_actuation_xml(lim)}"""
+
+
+def _header_xml(spec: SceneSpec) -> str:
+    """Compiler, options, rendering and defaults."""
+    height, width = spec.image_size
     return f"""<mujoco model="cliprt_ur5_twin">
   <compiler angle="radian" autolimits="true"/>
   <option timestep="{spec.timestep}" integrator="implicitfast" cone="elliptic" impratio="10"/>
@@ -199,13 +209,23 @@ def build_mjcf(spec: SceneSpec) -> str:
              width="256" height="256"/>
     <material name="table" texture="grid" texrepeat="8 8"/>
   </asset>
-  <worldbody>
+"""
+
+
+def _world_xml() -> str:
+    """The table, the light and the fixed cameras."""
+    return f"""  <worldbody>
     <light pos="0.4 0 1.6" dir="0 0 -1" diffuse="0.6 0.6 0.6" castshadow="false"/>
     <geom name="table" type="box" size="0.6 0.6 0.02" pos="0.45 0 {TABLE_TOP_Z - 0.02}"
           material="table" friction="0.8 0.01 0.001"/>
     <camera name="front" pos="{_fmt(FRONT_CAMERA_POS)}" xyaxes="{_fmt(_lookat(FRONT_CAMERA_POS, CAMERA_TARGET))}" fovy="50"/>
     <camera name="side" pos="{_fmt(SIDE_CAMERA_POS)}" xyaxes="{_fmt(_lookat(SIDE_CAMERA_POS, CAMERA_TARGET))}" fovy="50"/>
-    <body name="base" pos="0 0 {TABLE_TOP_Z}">
+"""
+
+
+def _arm_xml(lim: str) -> str:
+    """The UR5 (real link lengths) with its parallel gripper, the wrist camera and the tool-centre site."""
+    return f"""    <body name="base" pos="0 0 {TABLE_TOP_Z}">
       <geom type="cylinder" size="0.065 0.045" pos="0 0 0.045" rgba="0.3 0.3 0.32 1" contype="0" conaffinity="0"/>
       <body name="shoulder_link" pos="0 0 0.089159" gravcomp="1">
         <inertial pos="0 0 0" mass="3.7" diaginertia="0.0102675 0.0102675 0.00666"/>
@@ -256,9 +276,12 @@ def build_mjcf(spec: SceneSpec) -> str:
           </body>
         </body>
       </body>
-    </body>{objects}{fixtures}{drawer}
-  </worldbody>
-  <contact>
+    </body>"""
+
+
+def _actuation_xml(lim: str) -> str:
+    """Contact exclusions inside the gripper and the position servos."""
+    return f"""  <contact>
     <exclude body1="left_finger" body2="right_finger"/>
     <exclude body1="gripper" body2="left_finger"/>
     <exclude body1="gripper" body2="right_finger"/>

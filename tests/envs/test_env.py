@@ -290,6 +290,14 @@ def test_torch_can_be_imported_after_rendering():
         ({"vocabulary": ["raise the arm"]}, TypeError, "vocabulary must be a cliprt_envs.Vocabulary"),
         ({"sim_config": {"settle_steps": 3}}, TypeError, "sim_config must be a"),
         ({"imagesize": 64}, TypeError, "unknown sim env option 'imagesize' .did you mean 'image_size'"),
+        ({"render_mode": "rgb_array", "render_size": 96.5}, TypeError, r"render_size must be an int 16\.\.1024"),
+        ({"render_mode": "rgb_array", "render_size": "96"}, TypeError, "render_size must be"),
+        ({"render_mode": "rgb_array", "render_size": True}, TypeError, "render_size must be"),
+        ({"render_mode": "rgb_array", "render_size": 4096}, ValueError, r"render_size must be .*got 4096"),
+        ({"render_mode": "rgb_array", "render_camera": "top"}, ValueError, "render_camera must be one of 'front', 'side'"),
+        ({"render_size": 96}, ValueError, "need render_mode='rgb_array'; got render_mode=None"),
+        ({"render_camera": "side"}, ValueError, "need render_mode='rgb_array'"),
+        ({"render_mode": "rgb_array", "rendersize": 96}, TypeError, "did you mean 'render_size'"),
     ],
 )
 def test_bad_constructor_options_are_clear_errors(options, error, match):

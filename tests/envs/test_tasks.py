@@ -145,7 +145,7 @@ def test_expert_finishes_from_a_restored_perturbed_state(entry: SimTaskEntry) ->
 
 def test_experts_turn_the_tool_back_upright_and_unwind_the_wrist() -> None:
     from cliprt_envs.sim.backend import HOME_ROTATION
-    from cliprt_envs.tasks.expert import restore_orientation
+    from cliprt_envs.sim.tasks.expert import restore_orientation
 
     env = make(SIM_TASKS[0])
     try:

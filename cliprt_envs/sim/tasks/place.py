@@ -7,12 +7,13 @@ colours that no object has. Success: the object rests on the table within
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from cliprt_envs.motions import Vocabulary
-from cliprt_envs.sim.backend import MujocoUR5Backend
 from cliprt_envs.sim.scene import TABLE_TOP_Z, SceneFixture, SceneSpec
-from cliprt_envs.tasks.base import (
+from cliprt_envs.sim.tasks.base import (
     COLOURS,
     Item,
     SimTask,
@@ -23,7 +24,7 @@ from cliprt_envs.tasks.base import (
     sample_positions,
     shaped_reward,
 )
-from cliprt_envs.tasks.expert import (
+from cliprt_envs.sim.tasks.expert import (
     approach_and_grasp,
     axis_step,
     commanded_open,
@@ -32,6 +33,9 @@ from cliprt_envs.tasks.expert import (
     step_toward,
     upright_first,
 )
+
+if TYPE_CHECKING:
+    from cliprt_envs.sim.backend import MujocoUR5Backend
 
 PLATE_RADIUS = 0.05
 PLATE_COLOURS = ("red", "green", "blue")
@@ -46,6 +50,7 @@ RELEASE_HEIGHT = 0.012
 class PlaceTask(SimTask):
     name = "Place"
     max_steps = 50
+    summary = "put the named object on the plate of the named colour"
     templates = (
         "put the {target} on the {plate}",
         "place the {target} on the {plate}",

@@ -8,12 +8,13 @@ carried) and end clear of the fingers.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from cliprt_envs.motions import Vocabulary
-from cliprt_envs.sim.backend import MujocoUR5Backend
 from cliprt_envs.sim.scene import TABLE_TOP_Z
-from cliprt_envs.tasks.base import (
+from cliprt_envs.sim.tasks.base import (
     Item,
     SimTask,
     bottom_height,
@@ -24,7 +25,10 @@ from cliprt_envs.tasks.base import (
     sample_positions,
     shaped_reward,
 )
-from cliprt_envs.tasks.expert import push_expert, upright_first
+from cliprt_envs.sim.tasks.expert import push_expert, upright_first
+
+if TYPE_CHECKING:
+    from cliprt_envs.sim.backend import MujocoUR5Backend
 
 #: How far (metres, along the asked direction) the object must travel.
 PUSH_DISTANCE = 0.10
@@ -42,6 +46,7 @@ TABLE_Y = (-0.27, 0.27)
 class PushTask(SimTask):
     name = "Push"
     max_steps = 40
+    summary = "push the named object forward by 10 cm or more"
     templates = (
         "push the {target} {direction}",
         "push the {target} {direction} by about 10 centimeters",

@@ -8,12 +8,13 @@ away from the robot, with the closed fingers high on the bottle.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from cliprt_envs.motions import Vocabulary
-from cliprt_envs.sim.backend import MujocoUR5Backend
 from cliprt_envs.sim.scene import TABLE_TOP_Z
-from cliprt_envs.tasks.base import (
+from cliprt_envs.sim.tasks.base import (
     Item,
     SimTask,
     cylinder,
@@ -22,7 +23,10 @@ from cliprt_envs.tasks.base import (
     shaped_reward,
     tilt_angle,
 )
-from cliprt_envs.tasks.expert import push_expert, upright_first
+from cliprt_envs.sim.tasks.expert import push_expert, upright_first
+
+if TYPE_CHECKING:
+    from cliprt_envs.sim.backend import MujocoUR5Backend
 
 TIPPED = np.radians(60.0)
 #: The other bottles must stay up (tilted less than this): knock over only the named one.
@@ -41,6 +45,7 @@ def bottle(colour: str) -> Item:
 class KnockOverTask(SimTask):
     name = "KnockOver"
     max_steps = 30
+    summary = "knock over the bottle of the named colour, only that one"
     templates = (
         "knock over the {target}",
         "knock the {target} over",

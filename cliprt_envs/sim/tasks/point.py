@@ -8,11 +8,12 @@ shape with the target, so only the whole phrase ("red cylinder") identifies it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from cliprt_envs.motions import Vocabulary
-from cliprt_envs.sim.backend import MujocoUR5Backend
-from cliprt_envs.tasks.base import (
+from cliprt_envs.sim.tasks.base import (
     Item,
     SimTask,
     cube,
@@ -22,7 +23,10 @@ from cliprt_envs.tasks.base import (
     shaped_reward,
     top_height,
 )
-from cliprt_envs.tasks.expert import commanded_open, go_to, gripper_motion, upright_first
+from cliprt_envs.sim.tasks.expert import commanded_open, go_to, gripper_motion, upright_first
+
+if TYPE_CHECKING:
+    from cliprt_envs.sim.backend import MujocoUR5Backend
 
 #: Horizontal distance (metres) of the fingertips from the object's centre.
 POINT_RADIUS = 0.03
@@ -36,6 +40,7 @@ CLOSED = 0.3
 class PointToTask(SimTask):
     name = "PointTo"
     max_steps = 30
+    summary = "point at the named object (closed gripper held just above it)"
     templates = (
         "point at the {target}",
         "point to the {target}",

@@ -10,13 +10,17 @@ out toward the middle of the table.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from cliprt_envs.motions import Vocabulary
-from cliprt_envs.sim.backend import MujocoUR5Backend
 from cliprt_envs.sim.scene import TABLE_TOP_Z, DrawerSpec, SceneSpec
-from cliprt_envs.tasks.base import COLOURS, Item, SimTask, cube, sample_positions, shaped_reward, yaw_quat
-from cliprt_envs.tasks.expert import AXES_XYZ, PUSHER_HALF, axis_step, go_to, make_fist, upright_first
+from cliprt_envs.sim.tasks.base import COLOURS, Item, SimTask, cube, sample_positions, shaped_reward, yaw_quat
+from cliprt_envs.sim.tasks.expert import AXES_XYZ, PUSHER_HALF, axis_step, go_to, make_fist, upright_first
+
+if TYPE_CHECKING:
+    from cliprt_envs.sim.backend import MujocoUR5Backend
 
 OPEN_DISTANCE = 0.08
 OVERSHOOT = 0.015
@@ -35,6 +39,7 @@ def _muted(colour: str) -> tuple[float, float, float, float]:
 class OpenDrawerTask(SimTask):
     name = "OpenDrawer"
     max_steps = 30
+    summary = "open the drawer of the named colour by 8 cm or more"
     templates = (
         "open the {target}",
         "pull the {target} open",

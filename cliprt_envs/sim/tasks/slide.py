@@ -6,13 +6,14 @@ The instruction says which way; the object must stay on the table.
 
 from __future__ import annotations
 
-from cliprt_envs.tasks.base import Item, cube, cylinder
-from cliprt_envs.tasks.push import PushTask
+from cliprt_envs.sim.tasks.base import Item, cube, cylinder
+from cliprt_envs.sim.tasks.push import PushTask
 
 
 class SlideTask(PushTask):
     name = "Slide"
     max_steps = 40
+    summary = "slide the named object left or right by 10 cm, not lifting it"
     templates = (
         "slide the {target} to the {direction}",
         "push the {target} to the {direction}",

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from cliprt_envs.motions import Vocabulary
-from cliprt_envs.sim.backend import MujocoUR5Backend
 from cliprt_envs.sim.scene import TABLE_TOP_Z
-from cliprt_envs.tasks.base import Item, SimTask, bottom_height, cube, cylinder, sample_positions
-from cliprt_envs.tasks.expert import pick_expert, upright_first
+from cliprt_envs.sim.tasks.base import Item, SimTask, bottom_height, cube, cylinder, sample_positions
+from cliprt_envs.sim.tasks.expert import pick_expert, upright_first
+
+if TYPE_CHECKING:
+    from cliprt_envs.sim.backend import MujocoUR5Backend
 
 LIFT_HEIGHT = 0.06  # the object's bottom this far above the table counts as picked
 
@@ -16,6 +20,7 @@ LIFT_HEIGHT = 0.06  # the object's bottom this far above the table counts as pic
 class PickTask(SimTask):
     name = "Pick"
     max_steps = 40
+    summary = "pick up the named object (cubes and cylinders of several colours)"
     templates = (
         "pick up the {target}",
         "lift the {target}",

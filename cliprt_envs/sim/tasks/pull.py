@@ -6,13 +6,14 @@ along -x (a hook-like pull; the object is never lifted).
 
 from __future__ import annotations
 
-from cliprt_envs.tasks.base import Item, cube, cylinder
-from cliprt_envs.tasks.push import PushTask
+from cliprt_envs.sim.tasks.base import Item, cube, cylinder
+from cliprt_envs.sim.tasks.push import PushTask
 
 
 class PullTask(PushTask):
     name = "Pull"
     max_steps = 40
+    summary = "pull the named object toward the robot by 10 cm or more"
     templates = (
         "pull the {target} {direction}",
         "drag the {target} {direction}",

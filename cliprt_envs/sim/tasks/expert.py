@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from cliprt_envs.motions import CLOSE_TEXT, OPEN_TEXT, ROTATION_AXES, Vocabulary
-from cliprt_envs.sim.backend import HOME_ROTATION, MujocoUR5Backend
-from cliprt_envs.sim.scene import FINGER_MAX_OPENING, TABLE_TOP_Z, SceneObject
-from cliprt_envs.tasks.base import Item, extent_along
+from cliprt_envs.sim.scene import FINGER_MAX_OPENING, HOME_ROTATION, TABLE_TOP_Z, SceneObject
+from cliprt_envs.sim.tasks.base import Item, extent_along
+
+if TYPE_CHECKING:
+    from cliprt_envs.sim.backend import MujocoUR5Backend
 
 AXES_XYZ = ("x", "y", "z")
 ROTATION_SLACK = np.radians(2.5)

@@ -1,0 +1,100 @@
+"""The twin's backend and cameras as context managers, its scene signature, and the people's render view."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import cliprt_envs  # noqa: F401  (registers the ids)
+from cliprt_envs.protocols import Camera, RobotBackend
+from cliprt_envs.registry import SIM_TASKS
+
+pytest.importorskip("mujoco")
+from cliprt_envs.sim.backend import MujocoUR5Backend
+from cliprt_envs.sim.camera import MujocoCamera
+from cliprt_envs.sim.make import load_task
+
+pytestmark = pytest.mark.sim
+
+SMALL = 64
+PICK = SIM_TASKS[0].env_id
+
+
+def test_backend_and_camera_are_context_managers_that_close():
+    task = load_task("Pick", (SMALL, SMALL))
+    with MujocoUR5Backend(task.scene()) as backend:
+        assert isinstance(backend, RobotBackend)
+        with MujocoCamera(backend.model, backend.data, "front", SMALL, SMALL) as camera:
+            assert isinstance(camera, Camera)
+            assert camera.read().shape == (SMALL, SMALL, 3)
+            assert camera._renderer is not None
+        assert camera._renderer is None  # closed on leaving the block
+    camera = MujocoCamera(backend.model, backend.data, "front", SMALL, SMALL)
+    with pytest.raises(RuntimeError, match="inside"), camera:
+        camera.read()
+        raise RuntimeError("inside")
+    assert camera._renderer is None  # closed on an exception too
+
+
+@pytest.mark.parametrize("entry", SIM_TASKS, ids=[e.name for e in SIM_TASKS])
+def test_scene_signature_is_hashable_and_follows_the_objects(entry):
+    env = gym.make(entry.env_id, image_size=SMALL)
+    try:
+        env.reset(seed=0)
+        backend = env.unwrapped.backend
+        first = backend.scene_signature()
+        assert isinstance(first, tuple) and hash(first) == hash(backend.scene_signature())
+        assert len(first) >= 3 * len(env.unwrapped.task.items)
+        env.step("move the arm to the left by 1 centimeter")  # touches nothing
+        np.testing.assert_allclose(backend.scene_signature(), first, atol=2e-3)
+        env.reset(seed=1)
+        assert not np.allclose(backend.scene_signature(), first, atol=1e-2)  # a new layout
+    finally:
+        env.close()
+
+
+def test_scene_signature_sees_a_moved_object_and_not_the_arm():
+    env = gym.make(PICK, image_size=SMALL)
+    try:
+        env.reset(seed=0)
+        backend = env.unwrapped.backend
+        before = np.array(backend.scene_signature())
+        tcp = backend.tcp_pose()[0]
+        assert backend.move_tcp_to(tcp + np.array([0.0, 0.05, 0.05]))  # the arm moves, the objects stay
+        assert not np.allclose(backend.tcp_pose()[0], tcp)
+        np.testing.assert_array_equal(np.array(backend.scene_signature()), before)
+        name = env.unwrapped.task.items[0].obj.name
+        backend.set_object_pose(name, backend.object_position(name) + np.array([0.05, 0.0, 0.0]))
+        after = np.array(backend.scene_signature())
+        assert np.count_nonzero(np.abs(after - before) > 1e-9) == 1
+        assert np.isclose(np.abs(after - before).max(), 0.05)
+    finally:
+        env.close()
+
+
+def test_render_size_gives_a_separate_larger_view():
+    env = gym.make(PICK, image_size=SMALL, render_mode="rgb_array", render_size=96, render_camera="side")
+    try:
+        obs, _ = env.reset(seed=0)
+        frame = env.render()
+        assert obs["image"].shape == (SMALL, SMALL, 3)
+        assert frame.shape == (96, 96, 3) and frame.dtype == np.uint8
+        assert frame.std() > 5
+        env.step("move the arm to the left by 5 centimeters")
+        assert np.abs(env.render().astype(int) - frame).mean() > 0.5  # fresh, not a cached frame
+    finally:
+        env.close()
+    env = gym.make(PICK, image_size=SMALL, render_mode="rgb_array", render_size=80)
+    try:
+        obs, _ = env.reset(seed=0)
+        assert env.unwrapped.render_camera.name == "front"  # the default view
+        assert env.render().shape == (80, 80, 3)
+    finally:
+        env.close()
+    env = gym.make(PICK, image_size=SMALL, render_mode="rgb_array")
+    try:
+        obs, _ = env.reset(seed=0)
+        np.testing.assert_array_equal(env.render(), obs["image"])  # without render_size: the observation, as before
+    finally:
+        env.close()
