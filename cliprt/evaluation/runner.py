@@ -195,16 +195,12 @@ class ScheduledEpisodes(gym.Wrapper):
         *,
         videos: bool = False,
         video_size: int = 256,
-        video_camera: str | None = None,
-        env_renders: bool = False,
     ) -> None:
         super().__init__(env)
         self.slot = slot
         self.video_size = video_size
-        self._view: Callable[[], np.ndarray] | None = None
-        self._camera: Any = None
-        if videos:  # now, so that a bad video camera fails when the env is made (in the main process too)
-            self._view, self._camera = _people_view(env, video_size, video_camera, env_renders)
+        # the people's view: the env's render() from its own camera (render_size/render_camera, see _make_env)
+        self._view: Callable[[], np.ndarray] | None = env.render if videos else None
         self._video_path: str | None = None
         self._frames: list[np.ndarray] = []
         self._instruction = ""
@@ -251,38 +247,6 @@ class ScheduledEpisodes(gym.Wrapper):
             self.video_size,
             colour=((90, 220, 90) if success else (240, 90, 90)) if done else (235, 235, 235),
         )
-
-    def close(self) -> None:
-        if self._camera is not None:
-            self._camera.close()
-            self._camera = None
-        super().close()
-
-
-def _people_view(env: gym.Env, size: int, camera: str | None, env_renders: bool) -> tuple[Callable[[], np.ndarray] | None, Any]:
-    """``(render function, camera to close)`` for the picture people see; ``(None, None)``: the agent's image.
-
-    Preferred: the env's own ``render()`` with ``render_size`` (see
-    :func:`_make_env`). Until an env offers that, a MuJoCo twin gets a second
-    camera on its model here; any other env shows its ``render()`` (or the
-    agent's image), scaled up.
-    """
-    if env_renders:
-        return env.render, None
-    backend = getattr(env.unwrapped, "backend", None)
-    if hasattr(backend, "model") and hasattr(backend, "data"):
-        from cliprt_envs.sim.camera import MujocoCamera
-
-        names = [backend.model.camera(i).name for i in range(backend.model.ncam)]
-        name = camera or ("front" if "front" in names else names[0])
-        try:
-            cam = MujocoCamera(backend.model, backend.data, name, size, size)
-        except ValueError as exc:
-            raise ValueError(f"video camera: {exc}") from None
-        return cam.read, cam
-    if getattr(env, "render_mode", None) == "rgb_array":
-        return env.render, None
-    return None, None
 
 
 def compose_frame(
@@ -372,11 +336,6 @@ def _entry_point_params(env_id: str) -> dict[str, inspect.Parameter]:
         return {}
 
 
-def _env_accepts(env_id: str, name: str) -> bool:
-    """Whether the env's entry point names ``name`` (a catch-all ``**kwargs`` does not count)."""
-    return name in _entry_point_params(env_id)
-
-
 def _default_of(env_id: str, name: str) -> Any:
     """The value an env uses for ``name`` when it is not given (registered kwargs, then the entry point's default)."""
     spec = gym.spec(env_id)
@@ -401,19 +360,11 @@ def _make_env(
         kwargs["camera"] = camera
     if max_steps is not None:
         kwargs["max_episode_steps"] = max_steps
-    env_renders = videos and _env_accepts(env_id, "render_size")
-    if env_renders:  # the env draws the people's view itself (a separate camera from the agent's)
+    if videos:  # every language-motion env draws the people's view from a camera of its own
         kwargs.update(render_mode="rgb_array", render_size=video_size)
         if video_camera is not None:
             kwargs["render_camera"] = video_camera
-    return ScheduledEpisodes(
-        gym.make(env_id, **kwargs),
-        slot,
-        videos=videos,
-        video_size=video_size,
-        video_camera=video_camera,
-        env_renders=env_renders,
-    )
+    return ScheduledEpisodes(gym.make(env_id, **kwargs), slot, videos=videos, video_size=video_size)
 
 
 # -- the results folder ------------------------------------------------------------------------

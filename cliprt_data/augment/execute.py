@@ -59,28 +59,12 @@ class AugmentStats:
 
 
 def scene_signature(env: Any) -> np.ndarray:
-    """Positions of everything in the scene that is not the robot (MuJoCo backends), else empty.
+    """Positions of everything in the scene that is not the robot, from the backend; empty where it has none.
 
-    Free bodies contribute their position, hinge and slide joints (drawers,
-    doors) their value. Used to notice a knocked or moved object.
+    Used to notice a knocked or moved object (see ``MujocoUR5Backend.scene_signature``).
     """
-    backend = getattr(env, "backend", None)
-    model, data = getattr(backend, "model", None), getattr(backend, "data", None)
-    if model is None or data is None:
-        return np.zeros(0)
-    robot = set(np.asarray(getattr(backend, "arm_qadr", []), dtype=int).tolist())
-    robot |= set(np.asarray(getattr(backend, "finger_qadr", []), dtype=int).tolist())
-    values: list[float] = []
-    for j in range(model.njnt):
-        adr = int(model.jnt_qposadr[j])
-        if adr in robot:
-            continue
-        kind = int(model.jnt_type[j])
-        if kind == 0:  # free joint: position only
-            values.extend(data.qpos[adr : adr + 3].tolist())
-        elif kind in (2, 3):  # slide, hinge
-            values.append(float(data.qpos[adr]))
-    return np.asarray(values, dtype=np.float64)
+    signature = getattr(getattr(env, "backend", None), "scene_signature", None)
+    return np.asarray(signature() if signature is not None else (), dtype=np.float64)
 
 
 @dataclass(frozen=True)
