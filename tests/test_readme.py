@@ -68,6 +68,14 @@ SMOKE: dict[str, dict[str, list[str]]] = {
         "--max-steps": ["2"],
         "--batch-size": ["4"],
     },
+    "cliprt train bc --data runs/pick-sta-v0 --out runs/bc": {"--epochs": ["1"], "--batch-size": ["8"]},
+    "cliprt train ppo --env CLIPRT-UR5Sim-Pick-v0 --total-timesteps 200000 --out runs/ppo": {
+        "--total-timesteps": ["32"],
+        "--n-envs": ["1"],
+        "--n-steps": ["32"],
+        "--batch-size": ["32"],
+        "--image-size": ["36"],
+    },
     "torchrun --nproc_per_node=4 -m cliprt.cli train --data runs/pick-sta-v0 --batch-size 128 --out runs/clip-rt-ddp": {
         "--nproc_per_node": ["2"],
         "--model": ["CLIPRT-Tiny"],
@@ -205,8 +213,12 @@ def test_readme_commands_run_from_a_fresh_directory(ran, user_dir):
     failed = {c: (r.returncode, r.stderr[-2000:]) for c, r in ran.items() if r.returncode != 0}
     assert not failed
     # what the commands left behind, at the README's relative paths
-    for path in ("runs/pick-v0", "runs/pick-teleop-v0", "runs/pick-sta-v0", "runs/clip-rt", "runs/toy"):
-        assert (user_dir / path / "cliprt_manifest.json").exists() or (user_dir / path / "model").exists(), path
+    for path in ("runs/pick-v0", "runs/pick-teleop-v0", "runs/pick-sta-v0"):  # datasets
+        assert (user_dir / path / "cliprt_manifest.json").exists(), path
+    for path in ("runs/clip-rt", "runs/toy", "runs/clip-rt-sim", "runs/clip-rt-ddp"):  # CLIP-RT runs
+        assert (user_dir / path / "model").is_dir(), path
+    for path in ("runs/bc", "runs/ppo"):  # baselines
+        assert any((user_dir / path).iterdir()), path
     assert (user_dir / "runs/bench/results.md").exists() and (user_dir / "runs/demo/bench/results.md").exists()
     bench = ran[next(c for c in ran if "--agent clip-rt=runs/clip-rt" in c)].stdout
     assert "clip-rt" in bench and "expert" in bench and "random" in bench
