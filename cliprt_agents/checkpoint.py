@@ -31,6 +31,7 @@ import torch
 
 from cliprt_agents.config import ModelConfig
 from cliprt_agents.errors import CheckpointError, VocabularyMismatchError
+from cliprt_envs.files import atomic_write_json
 from cliprt_envs.motions import Vocabulary
 
 FORMAT = "cliprt-checkpoint"
@@ -84,21 +85,8 @@ def check_vocabulary(saved: Vocabulary, given: Vocabulary, *, variant: str, allo
 
 # -- files ----------------------------------------------------------------------
 def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=_json_default))
-    os.replace(tmp, path)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, (tuple, set)):
-        return list(value)
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot store {type(value).__name__} in JSON")
+    """A JSON file of a checkpoint, written atomically and durably (indented for people)."""
+    atomic_write_json(path, data, indent=2)
 
 
 def resolve_model_dir(path: str | os.PathLike[str]) -> Path:

@@ -42,6 +42,7 @@ import numpy as np
 
 from cliprt_agents.protocols import Agent
 from cliprt_agents.registry import AgentSpec, make_agent
+from cliprt_envs.files import atomic_write_json
 from cliprt_envs.motions import default_vocabulary
 from cliprt_envs.parallel import main_module_hidden, prepare_context, safe_start_method
 
@@ -571,9 +572,7 @@ def _legacy_settings(out: Path) -> dict:
 
 
 def _write_json(path: Path, doc: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n")
-    tmp.replace(path)
+    atomic_write_json(path, doc, indent=2)
 
 
 class _EpisodeLog:

@@ -44,7 +44,7 @@ def augment_dataset(
     import gymnasium as gym
 
     import cliprt_envs  # noqa: F401  (registers the ids)
-    from cliprt_data._util import atomic_write_json
+    from cliprt_envs.files import atomic_write_json
 
     infos = _check_sources(sources)
     first = infos[0]

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from cliprt_data._util import fsync_dir, fsync_file, package_versions
+from cliprt_data._util import package_versions
+from cliprt_envs.files import fsync_dir, fsync_file
 from cliprt_envs.motions import Vocabulary
 
 DATA_SUBDIR = "data"

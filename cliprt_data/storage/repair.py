@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from cliprt_data._util import atomic_write_json, deferred_signals, fsync_dir, fsync_file
+from cliprt_data._util import deferred_signals
 from cliprt_data.storage.check import check_dataset, check_group
 from cliprt_data.storage.format import (
     DAMAGED_SUFFIX,
@@ -35,6 +35,7 @@ from cliprt_data.storage.format import (
     resolve_dataset_path,
     write_main_file,
 )
+from cliprt_envs.files import atomic_write_json, fsync_dir, fsync_file
 
 
 def repair_dataset(path: str | Path) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cliprt_data._util import atomic_write_json, deferred_signals, fsync_dir, fsync_file
+from cliprt_data._util import deferred_signals
 from cliprt_data.storage.check import DatasetInfo, check_dataset
 from cliprt_data.storage.episode import EpisodeBuilder
 from cliprt_data.storage.format import (
@@ -45,6 +45,7 @@ from cliprt_data.storage.format import (
     write_main_file,
 )
 from cliprt_data.storage.reader import episode_group
+from cliprt_envs.files import atomic_write_json, fsync_dir, fsync_file
 
 _DEFAULT_CONFIG = StorageConfig()  # frozen: one shared default is safe
 

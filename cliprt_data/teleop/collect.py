@@ -45,7 +45,7 @@ def collect_demonstrations(
     config: CollectConfig, out: str | Path, *, progress: bool = True, translator: Translator | None = None
 ) -> dict[str, Any]:
     """Gather demonstrations with the scripted user; returns a report (also written to ``out``)."""
-    from cliprt_data._util import atomic_write_json
+    from cliprt_envs.files import atomic_write_json
 
     if config.episodes < 1:
         raise ValueError("--episodes must be >= 1")
