@@ -47,7 +47,8 @@ def held_out_accuracy(policy, dataset, batch: int = 64) -> float:
 
 
 def run_cell(args: argparse.Namespace, env_id: str, camera: str, demos: int, sta: int) -> dict:
-    from cliprt.evaluation.runner import BenchConfig, run_benchmark
+    from cliprt.evaluation.runner import run_benchmark
+    from cliprt.evaluation.settings import BenchConfig
     from cliprt.evaluation.stats import summarize
     from cliprt_agents.config import ModelConfig, TrainConfig
     from cliprt_agents.policy import load_policy

@@ -238,7 +238,8 @@ def agent_specs(config: DemoConfig) -> list[str]:
 
 def bench(config: DemoConfig) -> dict:
     from cliprt.evaluation.report import markdown_table, write_reports
-    from cliprt.evaluation.runner import BenchConfig, run_benchmark
+    from cliprt.evaluation.runner import run_benchmark
+    from cliprt.evaluation.settings import BenchConfig
     from cliprt_agents.registry import AgentSpec
 
     bench_cfg = BenchConfig(

@@ -29,6 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench = sub.add_parser("bench", help="benchmark agents on envs; compare runs")
     bsub = bench.add_subparsers(dest="bench_command", metavar="ACTION")
     bsub.required = True
+    _register_run(bsub)
+    _register_compare(bsub)
+
+
+def _register_run(bsub: argparse._SubParsersAction) -> None:
     run = bsub.add_parser(
         "run",
         help="run agents x envs x seeds x episodes",
@@ -50,6 +55,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="SPEC",
         help="agent spec: random, expert, KIND=CHECKPOINT or LABEL:KIND=CHECKPOINT (repeatable)",
     )
+    _add_setting_flags(run)
+    _add_video_flags(run)
+    run.add_argument("--out", type=Path, required=True, help="results folder (created; an existing one is resumed or extended)")
+    run.add_argument("--no-resume", action="store_true", help="delete the folder's episodes, settings and videos and start over")
+    run.add_argument("--quiet", action="store_true", help="no progress bars (the results table is still printed)")
+    run.set_defaults(func=cmd_run)
+
+
+def _add_setting_flags(run: argparse.ArgumentParser) -> None:
+    """The BenchConfig flags that decide what the agents see and how long episodes last."""
     run.add_argument(
         "--episodes", type=int, metavar="N", help="episodes per seed, agent and env id (default: 10, or the suite's)"
     )
@@ -71,6 +86,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--camera", help="the view agents see, e.g. front, side or wrist in the sim (default: the env's)")
     run.add_argument("--max-steps", type=int, metavar="N", help="cut episodes off after N steps (default: each env's limit)")
+
+
+def _add_video_flags(run: argparse.ArgumentParser) -> None:
+    """The flags for the videos people see (they may change between runs)."""
     run.add_argument(
         "--video-size",
         type=int,
@@ -87,10 +106,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="record among episodes 0..N-1 of each seed until an agent and task has a success and a failure video; "
         "0: no videos (default: 10, or the suite's)",
     )
-    run.add_argument("--out", type=Path, required=True, help="results folder (created; an existing one is resumed or extended)")
-    run.add_argument("--no-resume", action="store_true", help="delete the folder's episodes, settings and videos and start over")
-    run.add_argument("--quiet", action="store_true", help="no progress bars (the results table is still printed)")
-    run.set_defaults(func=cmd_run)
+
+
+def _register_compare(bsub: argparse._SubParsersAction) -> None:
     cmp_ = bsub.add_parser(
         "compare",
         help="differences between two result folders",
@@ -118,7 +136,8 @@ FLAGS = {
 
 def cmd_run(args: argparse.Namespace) -> int:
     from cliprt.evaluation.report import markdown_table, write_reports
-    from cliprt.evaluation.runner import BenchConfig, check_setting, run_benchmark
+    from cliprt.evaluation.runner import run_benchmark
+    from cliprt.evaluation.settings import BenchConfig, check_setting
     from cliprt.evaluation.suite import expand_env_ids, load_suite
     from cliprt_agents.registry import AgentSpec
 

@@ -160,67 +160,88 @@ def plot_success(summary: dict, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib import patheffects
 
     agents = list(summary)
     env_ids = sorted({e for entry in summary.values() for e in entry["tasks"]})
     panels = [(_task_name(e), e) for e in env_ids]
     if len(env_ids) > 1:
         panels.append(("all tasks (pooled)", None))
-    ncols = min(len(panels), 3 if len(panels) <= 9 else 4)
-    nrows = -(-len(panels) // ncols)
-    label_in = min(2.2, 0.35 + 0.075 * max(len(a) for a in agents))
-    panel_h = 0.6 + 0.32 * len(agents)
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(max(6.4, label_in + 3.6 * ncols), 1.1 + panel_h * nrows), sharex=True, sharey=True, squeeze=False
-    )
+    fig, axes = _panel_grid(plt, len(panels), agents)
     colours = plt.get_cmap("tab10").colors
-    y = list(range(len(agents)))
     for ax, (title, env_id) in zip(axes.flat, panels):
         for k, agent in enumerate(agents):
             s = summary[agent]["overall"] if env_id is None else summary[agent]["tasks"].get(env_id)
-            if s is None:
-                ax.text(2, k, "not run", va="center", fontsize=8, color="0.5")
-                continue
-            rate = 100 * s["success_rate"]
-            lo, hi = (100 * b for b in s["ci95"])
-            colour = colours[k % len(colours)]
-            ax.barh(k, rate, height=0.7, color=colour, alpha=0.85)
-            # max(0, ...): at 0% or 100% rounding can put a bound a hair past the rate
-            ax.errorbar(rate, k, xerr=[[max(0.0, rate - lo)], [max(0.0, hi - rate)]], fmt="none", ecolor="0.2", capsize=3, lw=1)
-            if rate == 0:  # no bar to see: a mark on the axis instead
-                ax.plot(0, k, marker="D", markersize=6, color=colour, markeredgecolor="black", clip_on=False, zorder=3)
-            outside = hi <= 75
-            ax.text(
-                hi + 2 if outside else 2,
-                k,
-                f"{rate:.0f}% ({s['successes']}/{s['episodes']})",
-                va="center",
-                fontsize=8,
-                fontweight="bold",
-                path_effects=[patheffects.withStroke(linewidth=2.5, foreground="white")],
-            )
-        ax.set_title(title, fontsize=10)
-        ax.set_xlim(0, 100)
-        ax.set_xticks([0, 25, 50, 75, 100])
-        ax.grid(axis="x", color="0.9", lw=0.8)
-        ax.set_axisbelow(True)
-    for ax in axes.flat[len(panels) :]:
-        ax.set_visible(False)
-    axes[0][0].set_yticks(y, agents, fontsize=9)
-    axes[0][0].set_ylim(len(agents) - 0.4, -0.6)  # first agent on top
-    for ax in axes[-1]:
-        ax.set_xlabel("success %", fontsize=9)
-    counts = sorted({t["episodes"] for entry in summary.values() for t in entry["tasks"].values()})
-    per = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
-    fig.suptitle(
-        f"Success rate per task (whiskers: 95% Wilson intervals)\n{len(agents)} agent{'s' * (len(agents) != 1)} x "
-        f"{len(env_ids)} task{'s' * (len(env_ids) != 1)}, {per} episodes per agent and task",
-        fontsize=11,
-    )
+            _draw_agent_bar(ax, k, s, colours[k % len(colours)])
+        _style_panel(ax, title)
+    _label_grid(axes, len(panels), agents)
+    fig.suptitle(_plot_title(summary, agents, env_ids), fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def _panel_grid(plt, n_panels: int, agents: list[str]):
+    """A figure with one panel per task, sized for the agents' names and count."""
+    ncols = min(n_panels, 3 if n_panels <= 9 else 4)
+    nrows = -(-n_panels // ncols)
+    label_in = min(2.2, 0.35 + 0.075 * max(len(a) for a in agents))
+    panel_h = 0.6 + 0.32 * len(agents)
+    return plt.subplots(
+        nrows, ncols, figsize=(max(6.4, label_in + 3.6 * ncols), 1.1 + panel_h * nrows), sharex=True, sharey=True, squeeze=False
+    )
+
+
+def _draw_agent_bar(ax, k: int, s: dict | None, colour) -> None:
+    """Agent row ``k`` of a panel: its success bar, Wilson whiskers and ``rate (k/n)`` (or "not run")."""
+    from matplotlib import patheffects
+
+    if s is None:
+        ax.text(2, k, "not run", va="center", fontsize=8, color="0.5")
+        return
+    rate = 100 * s["success_rate"]
+    lo, hi = (100 * b for b in s["ci95"])
+    ax.barh(k, rate, height=0.7, color=colour, alpha=0.85)
+    # max(0, ...): at 0% or 100% rounding can put a bound a hair past the rate
+    ax.errorbar(rate, k, xerr=[[max(0.0, rate - lo)], [max(0.0, hi - rate)]], fmt="none", ecolor="0.2", capsize=3, lw=1)
+    if rate == 0:  # no bar to see: a mark on the axis instead
+        ax.plot(0, k, marker="D", markersize=6, color=colour, markeredgecolor="black", clip_on=False, zorder=3)
+    outside = hi <= 75
+    ax.text(
+        hi + 2 if outside else 2,
+        k,
+        f"{rate:.0f}% ({s['successes']}/{s['episodes']})",
+        va="center",
+        fontsize=8,
+        fontweight="bold",
+        path_effects=[patheffects.withStroke(linewidth=2.5, foreground="white")],
+    )
+
+
+def _style_panel(ax, title: str) -> None:
+    ax.set_title(title, fontsize=10)
+    ax.set_xlim(0, 100)
+    ax.set_xticks([0, 25, 50, 75, 100])
+    ax.grid(axis="x", color="0.9", lw=0.8)
+    ax.set_axisbelow(True)
+
+
+def _label_grid(axes, n_panels: int, agents: list[str]) -> None:
+    """Hide the unused panels; name the agents on the left and the axis at the bottom."""
+    for ax in axes.flat[n_panels:]:
+        ax.set_visible(False)
+    axes[0][0].set_yticks(list(range(len(agents))), agents, fontsize=9)
+    axes[0][0].set_ylim(len(agents) - 0.4, -0.6)  # first agent on top
+    for ax in axes[-1]:
+        ax.set_xlabel("success %", fontsize=9)
+
+
+def _plot_title(summary: dict, agents: list[str], env_ids: list[str]) -> str:
+    counts = sorted({t["episodes"] for entry in summary.values() for t in entry["tasks"].values()})
+    per = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    return (
+        f"Success rate per task (whiskers: 95% Wilson intervals)\n{len(agents)} agent{'s' * (len(agents) != 1)} x "
+        f"{len(env_ids)} task{'s' * (len(env_ids) != 1)}, {per} episodes per agent and task"
+    )
 
 
 def load_summary(path: Path) -> dict:

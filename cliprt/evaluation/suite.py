@@ -16,7 +16,7 @@ A suite is TOML (or JSON) like ``cliprt/evaluation/suites/sim.toml``::
     spec = "clip-rt=runs/demo/clip-rt"
     label = "clip-rt-demo"       # optional: the name in tables (default: the kind)
 
-Keys are the fields of :class:`cliprt.evaluation.runner.BenchConfig`; a wrong type,
+Keys are the fields of :class:`cliprt.evaluation.settings.BenchConfig`; a wrong type,
 range or name is refused with the file, the key and the fix.
 """
 
@@ -26,7 +26,7 @@ import json
 from dataclasses import fields
 from pathlib import Path
 
-from cliprt.evaluation.runner import BenchConfig
+from cliprt.evaluation.settings import BenchConfig
 from cliprt_agents.registry import AgentSpec
 from cliprt_envs.registry import SIM_TASKS
 

@@ -7,8 +7,10 @@ import pytest
 
 from cliprt.cli import main
 from cliprt.evaluation.cli import cmd_compare  # noqa: F401  (import check)
+from cliprt.evaluation.episode_log import EPISODES_FILE, load_episodes
 from cliprt.evaluation.report import compare, load_summary, write_reports
-from cliprt.evaluation.runner import EPISODES_FILE, BenchConfig, load_episodes, run_benchmark
+from cliprt.evaluation.runner import run_benchmark
+from cliprt.evaluation.settings import BenchConfig
 from cliprt.evaluation.stats import intervals_overlap, wilson_interval
 from cliprt.evaluation.suite import load_suite
 from cliprt_agents.registry import AgentSpec, make_agent
@@ -114,7 +116,7 @@ def test_reports_and_compare(tmp_path):
 
 
 def test_camera_option_reaches_every_env():
-    from cliprt.evaluation.runner import _make_env
+    from cliprt.evaluation.scheduled_env import _make_env
 
     for camera, expected in ((None, "front"), ("wrist", "wrist")):
         env = _make_env(PICK, 0, 32, None, camera)
@@ -328,7 +330,7 @@ def test_cli_refuses_other_settings_in_one_line(tmp_path, capsys):
 
 
 def test_settings_differences_helper():
-    from cliprt.evaluation.runner import settings_differences
+    from cliprt.evaluation.settings import settings_differences
 
     old = {"camera": "front", "agents": {"a": {"kind": "random"}}, "episodes": 3}
     new = {"camera": "wrist", "agents": {"a": {"kind": "bc"}, "b": {"kind": "random"}}, "episodes": 5, "fusion": "sum"}

@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from cliprt.cli import build_parser, main
-from cliprt.evaluation.runner import BenchConfig
+from cliprt.evaluation.settings import BenchConfig
 from cliprt.evaluation.suite import load_suite
 
 PICK = "CLIPRT-UR5Sim-Pick-v0"

@@ -1,0 +1,56 @@
+"""The results folder's episode log: ``episodes.jsonl``, one finished episode a line.
+
+Each finished episode is appended (and flushed to disk) at once, so an
+interrupted run resumes without repeating finished episodes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from cliprt_envs.files import atomic_write_json
+
+EPISODES_FILE = "episodes.jsonl"
+
+
+def episode_key(agent: str, env_id: str, seed: int, episode: int) -> str:
+    return f"{agent}|{env_id}|{seed}|{episode}"
+
+
+def load_episodes(out: Path) -> list[dict]:
+    """Finished episodes of a run (a torn last line from a crash is ignored)."""
+    path = Path(out) / EPISODES_FILE
+    rows = []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return rows
+
+
+def write_json(path: Path, doc: dict) -> None:
+    atomic_write_json(path, doc, indent=2)
+
+
+class EpisodeLog:
+    def __init__(self, out: Path) -> None:
+        out.mkdir(parents=True, exist_ok=True)
+        self.path = out / EPISODES_FILE
+        # Drop a torn last line left by a crash before appending.
+        if self.path.exists():
+            text = self.path.read_text()
+            if text and not text.endswith("\n"):
+                self.path.write_text(text[: text.rfind("\n") + 1])
+        self.file = self.path.open("a")
+
+    def write(self, row: dict) -> None:
+        self.file.write(json.dumps(row) + "\n")
+        self.file.flush()
+        os.fsync(self.file.fileno())
+
+    def close(self) -> None:
+        self.file.close()
