@@ -13,6 +13,7 @@ always closes, also on an exception; :class:`BackendContext` and
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -127,11 +128,11 @@ class Camera(Protocol):
         ...
 
 
-class ClosesOnExit:
+class ClosesOnExit(ABC):
     """Mixin for a camera (or anything with ``close()``): ``with camera:`` closes it on the way out."""
 
-    def close(self) -> None:  # pragma: no cover - the class using the mixin defines it
-        raise NotImplementedError
+    @abstractmethod
+    def close(self) -> None: ...
 
     def __enter__(self: _T) -> _T:
         return self
@@ -143,8 +144,8 @@ class ClosesOnExit:
 class BackendContext(ClosesOnExit):
     """Mixin for a robot backend: ``with backend:`` connects on entry and closes on exit."""
 
-    def connect(self) -> None:  # pragma: no cover - the class using the mixin defines it
-        raise NotImplementedError
+    @abstractmethod
+    def connect(self) -> None: ...
 
     def __enter__(self: _T) -> _T:
         self.connect()  # type: ignore[attr-defined]
