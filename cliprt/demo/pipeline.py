@@ -288,12 +288,13 @@ def check_resumable(config: DemoConfig) -> None:
     previous_file = config.out / "demo_config.json"
     if not previous_file.exists():
         return
+    from cliprt.evaluation.settings import settings_differences
+
     previous = json.loads(previous_file.read_text())
-    current = json.loads(json.dumps(asdict(config), default=str))
-    defaults = json.loads(json.dumps(asdict(DemoConfig(config.out)), default=str))
-    differ = sorted(k for k in current if k not in ("out", "ablations") and previous.get(k, defaults[k]) != current[k])
+    defaults = asdict(DemoConfig(config.out))
+    differ = settings_differences(previous, asdict(config), ignore=("out", "ablations"), defaults=defaults)
     if differ:
-        changes = ", ".join(f"{k}: {previous.get(k, defaults[k])!r} -> {current[k]!r}" for k in differ)
+        changes = ", ".join(f"{k}: {old!r} -> {new!r}" for k, old, new in differ)
         raise ValueError(
             f"{config.out} holds a demo run made with other settings ({changes}); "
             "use another --out, or delete the folder to start over"

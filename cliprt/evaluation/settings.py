@@ -24,10 +24,10 @@ from cliprt.evaluation.episode_log import EPISODES_FILE, load_episodes
 from cliprt.evaluation.scheduled_env import env_default
 from cliprt_agents.registry import AgentSpec
 from cliprt_envs.parallel import safe_start_method
+from cliprt_envs.sim.scene import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 
 SETTINGS_FILE = "bench_config.json"
 SEED_STRIDE = 1_000_000
-MAX_PIXELS = 1024  # the sim cameras' limit (cliprt_envs.sim.camera.MAX_IMAGE_SIZE)
 
 
 @dataclass(frozen=True)
@@ -118,10 +118,10 @@ _SETTING_CHECKS: dict[str, Callable[[str, Any], None]] = {
     "episodes": lambda n, v: _whole(n, v, 1, "episodes per seed, agent and env id"),
     "seeds": _check_seeds,
     "num_envs": lambda n, v: _whole(n, v, 1, "envs stepped side by side"),
-    "image_size": lambda n, v: _whole(n, v, 16, "the square image the agent sees, in pixels", MAX_PIXELS),
+    "image_size": lambda n, v: _whole(n, v, MIN_IMAGE_SIZE, "the square image the agent sees, in pixels", MAX_IMAGE_SIZE),
     "max_steps": _check_max_steps,
     "video_episodes": lambda n, v: _whole(n, v, 0, "episodes per seed that may be recorded; 0 turns videos off"),
-    "video_size": lambda n, v: _whole(n, v, 16, "the square picture in the videos, in pixels", MAX_PIXELS),
+    "video_size": lambda n, v: _whole(n, v, MIN_IMAGE_SIZE, "the square picture in the videos, in pixels", MAX_IMAGE_SIZE),
     "camera": lambda n, v: _view_name(n, v, "omit it for the env's default view"),
     "video_camera": lambda n, v: _view_name(n, v, "omit it for the env's default view"),
     "vector": _check_vector,
@@ -225,7 +225,7 @@ def settings_differences(
     ``previous`` lacks is compared with ``defaults`` (settings added by a
     newer version), else taken as new: nothing to contradict. Keys under a
     name in ``ignore`` may change. Values compare after a JSON round trip.
-    A shared helper: ``cliprt demo``'s ``check_resumable`` asks the same question.
+    ``cliprt demo``'s ``check_resumable`` uses it too.
     """
     prev = _flatten(json.loads(json.dumps(previous, default=str)))
     cur = _flatten(json.loads(json.dumps(current, default=str)))

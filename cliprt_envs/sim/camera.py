@@ -27,12 +27,7 @@ import mujoco
 import numpy as np
 
 from cliprt_envs.protocols import ClosesOnExit
-
-#: Smallest and largest image side, in pixels. Larger frames take seconds each
-#: to render in software (llvmpipe) and fill memory fast (1024x1024 RGB is 3 MB
-#: per observation); videos for people are better made from smaller frames.
-MIN_IMAGE_SIZE = 16
-MAX_IMAGE_SIZE = 1024
+from cliprt_envs.sim.scene import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 
 #: Pid of the process that created this process's in-process renderers.
 _GL_OWNER_PID: int | None = None

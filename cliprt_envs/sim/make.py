@@ -12,7 +12,8 @@ from cliprt_envs.language_env import InvalidEnvOptionError, InvalidEnvOptionType
 from cliprt_envs.motions import Vocabulary
 from cliprt_envs.registry import sim_task_entry
 from cliprt_envs.sim.backend import MujocoUR5Backend, SimConfig
-from cliprt_envs.sim.camera import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE, MujocoCamera
+from cliprt_envs.sim.camera import MujocoCamera
+from cliprt_envs.sim.scene import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 from cliprt_envs.sim.tasks.base import SimTask
 
 #: Cameras of every scene that can give the main image (``wrist`` is the optional second one).

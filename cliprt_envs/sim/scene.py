@@ -14,6 +14,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+#: Smallest and largest image side, in pixels. Larger frames take seconds each
+#: to render in software (llvmpipe) and fill memory fast (1024x1024 RGB is 3 MB
+#: per observation); videos for people are better made from smaller frames.
+MIN_IMAGE_SIZE = 16
+MAX_IMAGE_SIZE = 1024
+
 TABLE_TOP_Z = 0.0
 TCP_OFFSET = 0.15  # tool-centre point, metres from the flange along the tool axis
 FINGER_MAX_OPENING = 0.042  # per finger, metres
