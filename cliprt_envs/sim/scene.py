@@ -214,7 +214,35 @@ def _header_xml(spec: SceneSpec) -> str:
     <texture name="grid" type="2d" builtin="checker" rgb1="0.82 0.8 0.76" rgb2="0.78 0.76 0.72"
              width="256" height="256"/>
     <material name="table" texture="grid" texrepeat="8 8"/>
+    <texture name="floor" type="2d" builtin="checker" rgb1="0.42 0.36 0.3" rgb2="0.38 0.32 0.27"
+             width="256" height="256"/>
+    <material name="floor" texture="floor" texrepeat="12 12"/>
+    <material name="wall" rgba="0.72 0.74 0.7 1"/>
+    <material name="wall_side" rgba="0.66 0.7 0.76 1"/>
+    <material name="ceiling" rgba="0.9 0.9 0.88 1"/>
   </asset>
+"""
+
+
+#: The room around the table (floor, four walls and a ceiling, visual only), so no camera looks into a void.
+ROOM_FLOOR_Z = TABLE_TOP_Z - 0.75
+ROOM_X = (-1.0, 2.4)
+ROOM_Y = 1.8
+ROOM_HEIGHT = 2.2
+
+
+def _room_xml() -> str:
+    """Floor, walls and ceiling: boxes that nothing collides with, far enough that no fixed camera sees past them."""
+    cx, hx = (ROOM_X[0] + ROOM_X[1]) / 2, (ROOM_X[1] - ROOM_X[0]) / 2
+    zc, hz = ROOM_FLOOR_Z + ROOM_HEIGHT / 2, ROOM_HEIGHT / 2
+    nc = 'contype="0" conaffinity="0"'
+    return f"""    <geom name="floor" type="plane" size="{hx} {ROOM_Y} 0.05" pos="{cx} 0 {ROOM_FLOOR_Z}" material="floor" {nc}/>
+    <geom name="wall_back" type="box" size="0.02 {ROOM_Y} {hz}" pos="{ROOM_X[0]} 0 {zc}" material="wall" {nc}/>
+    <geom name="wall_front" type="box" size="0.02 {ROOM_Y} {hz}" pos="{ROOM_X[1]} 0 {zc}" material="wall" {nc}/>
+    <geom name="wall_left" type="box" size="{hx} 0.02 {hz}" pos="{cx} {ROOM_Y} {zc}" material="wall_side" {nc}/>
+    <geom name="wall_right" type="box" size="{hx} 0.02 {hz}" pos="{cx} {-ROOM_Y} {zc}" material="wall_side" {nc}/>
+    <geom name="ceiling" type="box" size="{hx} {ROOM_Y} 0.02" pos="{cx} 0 {ROOM_FLOOR_Z + ROOM_HEIGHT}" material="ceiling" {nc}/>
+    <geom name="table_leg" type="box" size="0.5 0.5 0.36" pos="0.45 0 {TABLE_TOP_Z - 0.4}" rgba="0.45 0.4 0.35 1" {nc}/>
 """
 
 
@@ -224,6 +252,7 @@ def _world_xml() -> str:
     <light pos="0.4 0 1.6" dir="0 0 -1" diffuse="0.6 0.6 0.6" castshadow="false"/>
     <geom name="table" type="box" size="0.6 0.6 0.02" pos="0.45 0 {TABLE_TOP_Z - 0.02}"
           material="table" friction="0.8 0.01 0.001"/>
+{_room_xml()}
     <camera name="front" pos="{_fmt(FRONT_CAMERA_POS)}" xyaxes="{_fmt(_lookat(FRONT_CAMERA_POS, CAMERA_TARGET))}" fovy="50"/>
     <camera name="side" pos="{_fmt(SIDE_CAMERA_POS)}" xyaxes="{_fmt(_lookat(SIDE_CAMERA_POS, CAMERA_TARGET))}" fovy="50"/>
 """
