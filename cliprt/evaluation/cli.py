@@ -1,4 +1,4 @@
-"""``cliprt bench run`` and ``cliprt bench compare``."""
+"""``cliprt bench run``, ``cliprt bench report`` and ``cliprt bench compare``."""
 
 from __future__ import annotations
 
@@ -22,6 +22,20 @@ Results: results.json (with provenance), results.csv, results.md, success.png
 and videos/ (one success and one failure per agent and task where they occur,
 drawn at --video-size from --video-camera, with the instruction and each
 motion written under the picture).
+
+--trace also records every step in OUT/traces.jsonl (the policy's motion and its
+top-3 scores, the scripted expert's motion at the same state, clamps, IK failures,
+unchanged and revisited states); the reports then say where episodes go wrong.
+"""
+
+REPORT_DESCRIPTION = """\
+Write a results folder's reports again from all its episodes (results.json,
+results.csv, results.md, success.png) and print the success table. Where episodes
+were traced (bench run --trace), also per agent and task: step accuracy against
+the scripted expert at the same state, the median step of the first divergence
+from it, the share of steps that changed nothing or came back to an earlier state,
+failed episodes ending in such a loop, and the share of steps clamped to the
+workspace or failing inverse kinematics.
 """
 
 
@@ -30,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     bsub = bench.add_subparsers(dest="bench_command", metavar="ACTION")
     bsub.required = True
     _register_run(bsub)
+    _register_report(bsub)
     _register_compare(bsub)
 
 
@@ -60,6 +75,12 @@ def _register_run(bsub: argparse._SubParsersAction) -> None:
     run.add_argument("--out", type=Path, required=True, help="results folder (created; an existing one is resumed or extended)")
     run.add_argument("--no-resume", action="store_true", help="delete the folder's episodes, settings and videos and start over")
     run.add_argument("--quiet", action="store_true", help="no progress bars (the results table is still printed)")
+    run.add_argument(
+        "--trace",
+        action=argparse.BooleanOptionalAction,
+        help="record every step in OUT/traces.jsonl and report where episodes go wrong "
+        "(default: off, or the suite's); changes no outcome, may change between runs",
+    )
     run.set_defaults(func=cmd_run)
 
 
@@ -108,6 +129,17 @@ def _add_video_flags(run: argparse.ArgumentParser) -> None:
     )
 
 
+def _register_report(bsub: argparse._SubParsersAction) -> None:
+    report = bsub.add_parser(
+        "report",
+        help="a results folder's reports again, with where traced episodes go wrong",
+        description=REPORT_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument("out", type=Path, metavar="OUT", help="results folder of `cliprt bench run`")
+    report.set_defaults(func=cmd_report)
+
+
 def _register_compare(bsub: argparse._SubParsersAction) -> None:
     cmp_ = bsub.add_parser(
         "compare",
@@ -131,6 +163,7 @@ FLAGS = {
     "video_size": "--video-size",
     "video_camera": "--video-camera",
     "video_episodes": "--video-episodes",
+    "trace": "--trace",
 }
 
 
@@ -161,7 +194,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     rows = run_benchmark(config, agents, args.out, resume=not args.no_resume, progress=not args.quiet)
     summary = write_reports(args.out, rows, asdict(config), {a.label: a.checkpoint for a in agents})
     print(markdown_table(summary))
+    if config.trace:
+        _print_trace(args.out, rows)
     print(f"\nresults: {args.out}/results.json, results.csv, results.md, success.png, videos/")
+    return 0
+
+
+def _print_trace(out: Path, rows: list[dict]) -> None:
+    from cliprt.evaluation.trace_summary import summarize_traces, trace_table, traces_of
+
+    trace = summarize_traces(traces_of(out, rows))
+    if trace:
+        print("\n" + trace_table(trace))
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from cliprt.evaluation.report import markdown_table, rewrite_reports
+    from cliprt.evaluation.trace_summary import trace_table
+
+    summary, trace = rewrite_reports(args.out)
+    print(markdown_table(summary))
+    print("\n" + trace_table(trace) if trace else "\nno traced episodes (run `cliprt bench run --trace` to record them)")
+    print(f"\nresults: {args.out}/results.json, results.csv, results.md, success.png")
     return 0
 
 

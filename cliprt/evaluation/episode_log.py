@@ -21,7 +21,11 @@ def episode_key(agent: str, env_id: str, seed: int, episode: int) -> str:
 
 def load_episodes(out: Path) -> list[dict]:
     """Finished episodes of a run (a torn last line from a crash is ignored)."""
-    path = Path(out) / EPISODES_FILE
+    return read_jsonl(Path(out) / EPISODES_FILE)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """The whole lines of a JSON-lines log (a torn last line from a crash is ignored)."""
     rows = []
     if path.exists():
         for line in path.read_text().splitlines():
@@ -37,9 +41,11 @@ def write_json(path: Path, doc: dict) -> None:
 
 
 class EpisodeLog:
-    def __init__(self, out: Path) -> None:
+    """An append-only JSON-lines log in ``out`` (``episodes.jsonl`` unless ``name`` says otherwise)."""
+
+    def __init__(self, out: Path, name: str = EPISODES_FILE) -> None:
         out.mkdir(parents=True, exist_ok=True)
-        self.path = out / EPISODES_FILE
+        self.path = out / name
         # Drop a torn last line left by a crash before appending.
         if self.path.exists():
             text = self.path.read_text()

@@ -1,4 +1,8 @@
-"""Benchmark reports: JSON with provenance, CSV, Markdown, a bar plot, comparisons."""
+"""Benchmark reports: JSON with provenance, CSV, Markdown, a bar plot, comparisons.
+
+Where a folder holds traces (``cliprt bench run --trace``), results.json (``trace``) and
+results.md also say where episodes go wrong (:mod:`cliprt.evaluation.trace_summary`).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,9 @@ import platform
 import subprocess
 from pathlib import Path
 
+from cliprt.evaluation.episode_log import load_episodes
 from cliprt.evaluation.stats import intervals_overlap, summarize
+from cliprt.evaluation.trace_summary import summarize_traces, trace_table, traces_of
 
 SUMMARY_FILE = "results.json"
 PACKAGES = ("cliprt", "gymnasium", "mujoco", "numpy", "torch", "open_clip_torch", "minari", "stable-baselines3")
@@ -81,9 +87,44 @@ def hash_checkpoint(path: str | None) -> dict | None:
 
 def write_reports(out: Path, rows: list[dict], config: dict, checkpoints: dict[str, str | None]) -> dict:
     """Write results.json, results.csv, results.md and success.png; return the summary."""
+    return _write_reports(Path(out), rows, provenance(config, checkpoints))
+
+
+def rewrite_reports(out: Path) -> tuple[dict, dict]:
+    """``cliprt bench report``: the reports again from every episode and trace in the folder.
+
+    The provenance of the run that wrote results.json is kept (versions and commit
+    of the run, not of the report). Returns ``(summary, trace summary)``.
+    """
     out = Path(out)
+    rows = load_episodes(out)
+    if not rows:
+        raise FileNotFoundError(f"no benchmark episodes in {out}; run `cliprt bench run --out {out}` first")
+    try:
+        kept = json.loads((out / SUMMARY_FILE).read_text())["provenance"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError):  # none yet: the folder's settings, and now
+        from cliprt.evaluation.settings import SETTINGS_FILE
+
+        settings = _read_json(out / SETTINGS_FILE)
+        kept = provenance(settings, settings.get("checkpoint_paths") or {})
+    summary = _write_reports(out, rows, kept)
+    return summary, summarize_traces(traces_of(out, rows))
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _write_reports(out: Path, rows: list[dict], provenance_doc: dict) -> dict:
     summary = summarize(rows)
-    doc = {"summary": summary, "provenance": provenance(config, checkpoints)}
+    doc = {"summary": summary, "provenance": provenance_doc}
+    trace = summarize_traces(traces_of(out, rows))
+    if trace:  # only for traced runs: the files of others stay as they were
+        doc["trace"] = trace
     (out / SUMMARY_FILE).write_text(json.dumps(doc, indent=2))
     with (out / "results.csv").open("w", newline="") as fh:
         writer = csv.writer(fh)
@@ -117,7 +158,7 @@ def write_reports(out: Path, rows: list[dict], config: dict, checkpoints: dict[s
                         t["env_steps_per_second"],
                     ]
                 )
-    (out / "results.md").write_text(markdown_table(summary) + "\n")
+    (out / "results.md").write_text(markdown_table(summary) + "\n" + (f"\n{trace_table(trace)}\n" if trace else ""))
     try:
         plot_success(summary, out / "success.png")
     except ImportError:  # the tables carry the same numbers

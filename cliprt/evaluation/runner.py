@@ -5,7 +5,9 @@ Episode ``e`` of seed ``s`` always starts from init-state index
 agent faces the same scenes. Rollouts run in a Gymnasium vector env
 (processes, autoreset disabled); each finished episode is appended to
 ``episodes.jsonl`` at once (:mod:`cliprt.evaluation.episode_log`), so an
-interrupted run resumes without repeating finished episodes.
+interrupted run resumes without repeating finished episodes. With
+``BenchConfig.trace`` each episode's steps go to ``traces.jsonl`` the same way
+(:mod:`cliprt.evaluation.trace`).
 
 A results folder's settings are checked in :mod:`cliprt.evaluation.settings`;
 videos are recorded and kept as :mod:`cliprt.evaluation.videos` describes.
@@ -16,7 +18,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -26,6 +28,7 @@ import numpy as np
 from cliprt.evaluation.episode_log import EPISODES_FILE, EpisodeLog, episode_key, load_episodes, write_json
 from cliprt.evaluation.scheduled_env import _make_env
 from cliprt.evaluation.settings import SEED_STRIDE, SETTINGS_FILE, BenchConfig, check_settings, run_settings
+from cliprt.evaluation.trace import TRACES_FILE, StepTracer, TraceLog, trace_line
 from cliprt.evaluation.videos import (
     VIDEO_DIR,
     keep_video,
@@ -63,6 +66,7 @@ class _Slot:
     instruction: str = ""
     init_hash: str = ""
     video_tmp: Path | None = None
+    trace: list[dict] = field(default_factory=list)  # the episode's steps, with --trace
 
 
 def run_benchmark(
@@ -86,14 +90,17 @@ def run_benchmark(
     _check_agents(agents)
     done = _prepare_folder(config, agents, out, resume)
     log = EpisodeLog(out)
+    traces = TraceLog(out) if config.trace else None
     factory = agent_factory or (lambda spec, seed: make_agent(spec, default_vocabulary(), seed))
     try:
         for env_id in config.env_ids:
             todo = _pending_jobs(config, agents, env_id, done)
             if todo:
-                _run_env(config, env_id, todo, factory, log, out, progress)
+                _run_env(config, env_id, todo, factory, (log, traces), out, progress)
     finally:
         log.close()
+        if traces is not None:
+            traces.close()
         remove_empty_partial_dir(out)
     return _records_of(config, [a.label for a in agents], out)
 
@@ -109,7 +116,7 @@ def _check_agents(agents: list[AgentSpec]) -> None:
 def _prepare_folder(config: BenchConfig, agents: list[AgentSpec], out: Path, resume: bool) -> set[str]:
     """Check and record the folder's settings (after emptying it unless ``resume``); return its finished episodes' keys."""
     if not resume:
-        for name in (EPISODES_FILE, SETTINGS_FILE):
+        for name in (EPISODES_FILE, SETTINGS_FILE, TRACES_FILE):
             (out / name).unlink(missing_ok=True)
         shutil.rmtree(out / VIDEO_DIR, ignore_errors=True)
     settings = check_settings(out, run_settings(config, agents))
@@ -139,7 +146,7 @@ def _run_env(
     env_id: str,
     todo: list[tuple[AgentSpec, list[Job]]],
     factory: Callable[[AgentSpec, int], Agent],
-    log: EpisodeLog,
+    logs: tuple[EpisodeLog, TraceLog | None],
     out: Path,
     progress: bool,
 ) -> None:
@@ -149,7 +156,7 @@ def _run_env(
     try:
         for spec, jobs in todo:
             agent = _made_agent(factory, spec, config.seeds[0])
-            _run_jobs(config, spec, agent, env_id, envs, jobs, log, out, progress)
+            _run_jobs(config, spec, agent, env_id, envs, jobs, logs, out, progress)
     finally:
         envs.close()
 
@@ -182,6 +189,7 @@ def _make_vector_env(config: BenchConfig, env_id: str, n: int):
         video_size=config.video_size,
         video_camera=config.video_camera,
         videos=config.video_episodes > 0,
+        trace=config.trace,
     )
     fns = [partial(make, i) for i in range(n)]
     if config.vector == "sync" or n == 1:
@@ -207,7 +215,7 @@ def _run_jobs(
     env_id: str,
     envs,
     jobs: list[Job],
-    log: EpisodeLog,
+    logs: tuple[EpisodeLog, TraceLog | None],
     out: Path,
     progress: bool,
 ) -> None:
@@ -215,6 +223,7 @@ def _run_jobs(
 
     n = envs.num_envs
     env_side = agent.needs_env  # a scripted expert acts inside the env workers
+    tracer = StepTracer(agent, default_vocabulary(), n) if logs[1] is not None else None
     queue = list(jobs)
     slots = [_Slot() for _ in range(n)]
     videos = {k: v.name for k, v in kept_videos(out, spec.label, env_id).items()}
@@ -229,6 +238,8 @@ def _run_jobs(
             else:
                 actions = np.asarray(agent.act(_agent_view(obs, slots)), dtype=np.int64).reshape(n)
             t_policy = time.perf_counter() - t0
+            if tracer is not None and not env_side:
+                tracer.score(agent, _agent_view(obs, slots))  # not part of the policy's time
             t0 = time.perf_counter()
             obs, _, term, trunc, info = envs.step(actions)
             t_env = time.perf_counter() - t0
@@ -240,17 +251,35 @@ def _run_jobs(
                 slot.steps += 1
                 slot.policy_seconds += t_policy / n_active
                 slot.env_seconds += t_env / n_active
+                if tracer is not None:
+                    slot.trace.append(tracer.step(i, slot.steps, actions[i], info))
                 if term[i] or trunc[i]:
-                    success = bool(info["is_success"][i])
-                    video = _keep_video(out, spec.label, env_id, slot, success, videos)
-                    log.write(_record(spec, env_id, slot, success, video))
-                    slot.job = None
+                    _finish(spec, env_id, slot, bool(info["is_success"][i]), out, videos, logs)
                     finished[i] = True
                     bar.update(1)
             if finished.any() and queue:
                 obs = _start(envs, slots, queue, finished, agent, config, out, spec.label, env_id, videos, obs)
     finally:
         bar.close()
+
+
+def _finish(
+    spec: AgentSpec,
+    env_id: str,
+    slot: _Slot,
+    success: bool,
+    out: Path,
+    videos: dict[str, str],
+    logs: tuple[EpisodeLog, TraceLog | None],
+) -> None:
+    """Keep the slot's video, log its episode (its trace first) and free the slot."""
+    log, traces = logs
+    video = _keep_video(out, spec.label, env_id, slot, success, videos)
+    record = _record(spec, env_id, slot, success, video)
+    if traces is not None:  # before the record: an episode logged as done always has its trace
+        traces.write(trace_line(record, slot.trace))
+    log.write(record)
+    slot.job = None
 
 
 def _start(
@@ -286,6 +315,7 @@ def _start(
     for i, slot in enumerate(slots):
         if mask[i]:
             slot.steps, slot.policy_seconds, slot.env_seconds = 0, 0.0, 0.0
+            slot.trace = []
             slot.instruction = str(info["instruction"][i])
             slot.init_hash = info["init_state_hash"][i]
             agent.reset(slot.instruction, env_index=i)  # leave the other envs' episodes alone

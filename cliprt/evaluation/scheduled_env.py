@@ -15,6 +15,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from cliprt.evaluation.trace import EXPERT_KEY, StateTrail, expert_motion
 from cliprt.evaluation.videos import compose_frame, write_video
 
 
@@ -27,6 +28,11 @@ class ScheduledEpisodes(gym.Wrapper):
     ``info`` after reset carries ``init_state_hash`` and the ``instruction``:
     info travels through a pipe, so the instruction arrives even where a
     shared-memory observation loses text.
+
+    ``trace``: each step's info also carries the scripted expert's motion at the
+    state before it (``trace_expert``, -1 without an expert) and whether the step
+    changed the state or came back to an earlier one (``trace_changed``,
+    ``trace_revisit``); see :mod:`cliprt.evaluation.trace`.
     """
 
     def __init__(
@@ -36,9 +42,11 @@ class ScheduledEpisodes(gym.Wrapper):
         *,
         videos: bool = False,
         video_size: int = 256,
+        trace: bool = False,
     ) -> None:
         super().__init__(env)
         self.slot = slot
+        self._trail = StateTrail() if trace else None
         self.video_size = video_size
         # the people's view: the env's render() from its own camera (render_size/render_camera, see _make_env)
         self._view: Callable[[], np.ndarray] | None = env.render if videos else None
@@ -61,10 +69,15 @@ class ScheduledEpisodes(gym.Wrapper):
         self._video_path = str(paths[self.slot]) if paths is not None and paths[self.slot] else None
         self._steps = 0
         self._frames = [self._video_frame(obs, "")] if self._video_path else []
+        if self._trail is not None:
+            self._trail.reset(self.env)
         return obs, info
 
     def step(self, action):
+        expert = expert_motion(self.env) if self._trail is not None else -1  # before the step: the same state
         obs, reward, terminated, truncated, info = self.env.step(action)
+        if self._trail is not None:
+            info = {**info, EXPERT_KEY: expert, **self._trail.step(self.env)}
         self._steps += 1
         if self._video_path:
             done = bool(terminated or truncated)
@@ -118,6 +131,7 @@ def _make_env(
     video_size: int = 256,
     video_camera: str | None = None,
     videos: bool = False,
+    trace: bool = False,
 ) -> gym.Env:
     kwargs: dict[str, Any] = {"image_size": image_size}
     if camera is not None:
@@ -128,4 +142,4 @@ def _make_env(
         kwargs.update(render_mode="rgb_array", render_size=video_size)
         if video_camera is not None:
             kwargs["render_camera"] = video_camera
-    return ScheduledEpisodes(gym.make(env_id, **kwargs), slot, videos=videos, video_size=video_size)
+    return ScheduledEpisodes(gym.make(env_id, **kwargs), slot, videos=videos, video_size=video_size, trace=trace)

@@ -45,6 +45,8 @@ class BenchConfig:
     video_size: int = 256  # pixels, the square picture people see (the agent still sees image_size)
     video_camera: str | None = None  # the view people see; default: the env's default view ("front" in the sim)
     vector: str = "async"  # "async" (processes) or "sync" (one process)
+    # Per-step traces (traces.jsonl, see cliprt.evaluation.trace): diagnostics, they change no outcome.
+    trace: bool = False
     # Never "fork" (see cliprt_envs.parallel): forkserver where available.
     start_method: str = field(default_factory=safe_start_method)
 
@@ -107,6 +109,11 @@ def _check_vector(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be 'async' (worker processes) or 'sync' (one process), got {value!r}")
 
 
+def _check_flag(name: str, value: Any) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be true or false, got {value!r} ({type(value).__name__})")
+
+
 def _check_start_method(name: str, value: Any) -> None:
     if value not in mp.get_all_start_methods():
         raise ValueError(f"{name} must be one of {mp.get_all_start_methods()}, got {value!r}")
@@ -125,6 +132,7 @@ _SETTING_CHECKS: dict[str, Callable[[str, Any], None]] = {
     "camera": lambda n, v: _view_name(n, v, "omit it for the env's default view"),
     "video_camera": lambda n, v: _view_name(n, v, "omit it for the env's default view"),
     "vector": _check_vector,
+    "trace": _check_flag,
     "start_method": _check_start_method,
 }
 
@@ -145,6 +153,8 @@ def run_settings(config: BenchConfig, agents: Iterable[AgentSpec]) -> dict:
     ``envs`` (per env id: registration, effective camera and step limit) and
     ``agents`` (kind, checkpoint hash) hold what decides an episode's
     outcome, with ``image_size`` and ``seed_stride``; see :func:`check_settings`.
+    ``trace`` is left out: traces change no outcome, and a folder's episodes may be
+    traced in one run and not in the next (``traces.jsonl`` shows which were).
     """
     from cliprt.evaluation.report import hash_checkpoint
 

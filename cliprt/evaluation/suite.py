@@ -9,6 +9,7 @@ A suite is TOML (or JSON) like ``cliprt/evaluation/suites/sim.toml``::
     image_size = 224
     camera = "wrist"             # optional: the view agents see (default: the env's)
     video_size = 256             # optional: videos for people (also video_camera, video_episodes)
+    trace = true                 # optional: per-step traces, see cliprt.evaluation.trace
 
     [[agents]]
     spec = "random"

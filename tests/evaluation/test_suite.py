@@ -107,7 +107,7 @@ def _options(parser: argparse.ArgumentParser, *path: str) -> list[argparse.Actio
     return [a for a in parser._actions if not isinstance(a, argparse._HelpAction)]
 
 
-@pytest.mark.parametrize("command", [("bench", "run"), ("bench", "compare")])
+@pytest.mark.parametrize("command", [("bench", "run"), ("bench", "report"), ("bench", "compare")])
 def test_every_bench_option_has_help(command):
     actions = _options(build_parser(), *command)
     missing = [a.option_strings or a.dest for a in actions if not a.help]

@@ -1,0 +1,191 @@
+"""``cliprt bench run --trace`` and ``cliprt bench report``: per-step traces and where episodes go wrong."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from cliprt.cli import main
+from cliprt.evaluation.episode_log import EPISODES_FILE, load_episodes
+from cliprt.evaluation.report import write_reports
+from cliprt.evaluation.runner import run_benchmark
+from cliprt.evaluation.settings import BenchConfig
+from cliprt.evaluation.trace import TRACES_FILE, StateTrail, expert_motion, load_traces
+from cliprt.evaluation.trace_summary import LOOP_TAIL, summarize_traces, trace_table, traces_of
+from cliprt_agents.registry import AgentSpec, make_agent
+from cliprt_agents.scripted import RandomAgent
+from cliprt_envs.motions import default_vocabulary
+
+PICK = "CLIPRT-UR5Sim-Pick-v0"
+AGENTS = ("expert", "random")
+
+
+def config(**kw) -> BenchConfig:
+    base = {"env_ids": (PICK,), "episodes": 3, "num_envs": 2, "image_size": 32, "max_steps": 15, "video_episodes": 0}
+    return BenchConfig(**{**base, **kw})
+
+
+def _outcomes(rows: list[dict]) -> list[tuple]:
+    return sorted((r["agent"], r["episode"], r["init_state_hash"], r["success"], r["steps"]) for r in rows)
+
+
+@pytest.fixture(scope="module")
+def traced(tmp_path_factory):
+    """Expert and random on Pick, 2 envs in worker processes, traced."""
+    out = tmp_path_factory.mktemp("traced")
+    rows = run_benchmark(config(trace=True), [AgentSpec.parse(a) for a in AGENTS], out, progress=False)
+    return out, rows
+
+
+def test_every_episode_has_a_consistent_trace(traced):
+    out, rows = traced
+    traces = load_traces(out)
+    assert len(rows) == len(traces) == 6
+    vocab = default_vocabulary()
+    for r in rows:
+        t = traces[f"{r['agent']}|{PICK}|{r['seed']}|{r['episode']}"]
+        assert t["success"] == r["success"] and t["instruction"] == r["instruction"]
+        assert [s["t"] for s in t["steps"]] == list(range(1, r["steps"] + 1))
+        for s in t["steps"]:
+            assert s["text"] == vocab.text(s["motion"]) and s["expert_text"] == vocab.text(s["expert"])
+            assert s["match"] == (s["motion"] == s["expert"])
+            assert {"clamped", "ik_failed", "joint_limited", "collision", "changed", "revisit"} <= set(s)
+            assert "top" not in s  # neither agent scores motions
+            if not s["changed"]:
+                assert s["revisit"]  # an unchanged state is one the episode was in
+
+
+def test_expert_agrees_with_itself_and_random_does_not(traced):
+    out, rows = traced
+    summary = summarize_traces(traces_of(out, rows))
+    expert, random = summary["expert"][PICK], summary["random"][PICK]
+    assert expert["step_accuracy"] == 1.0 and expert["episodes_diverged"] == 0
+    assert expert["first_divergence_median"] is None and expert["episodes"] == 3
+    assert random["step_accuracy"] < 0.3 and random["episodes_diverged"] == 3
+    assert random["first_divergence_median"] >= 1 and random["steps"] == 3 * 15
+    for key in ("unchanged_fraction", "loop_fraction", "clamped_fraction", "ik_failed_fraction"):
+        assert 0.0 <= random[key] <= 1.0
+    table = trace_table(summary)
+    assert "| expert | Pick | 3 | 100 | 0/3 | - |" in table and "| random | Pick | 3 |" in table
+
+
+def test_trace_changes_no_outcome_and_off_writes_nothing_new(traced, tmp_path):
+    out, traced_rows = traced
+    rows = run_benchmark(config(), [AgentSpec.parse(a) for a in AGENTS], tmp_path, progress=False)
+    assert _outcomes(rows) == _outcomes(traced_rows)  # asking the expert before each step changes nothing
+    assert not (tmp_path / TRACES_FILE).exists()
+    write_reports(tmp_path, rows, {}, {})
+    assert "trace" not in json.loads((tmp_path / "results.json").read_text())
+    assert "go wrong" not in (tmp_path / "results.md").read_text()
+    write_reports(out, traced_rows, {}, {})
+    assert set(json.loads((out / "results.json").read_text())["trace"]) == set(AGENTS)
+    assert "go wrong" in (out / "results.md").read_text()
+
+
+def test_bench_report_prints_and_writes_the_trace_table(traced, capsys):
+    out, _ = traced
+    assert main(["bench", "report", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| expert | 100 [" in printed and "step acc. %" in printed and "| random | Pick | 3 |" in printed
+    assert "step acc. %" in (out / "results.md").read_text()
+    assert main(["bench", "report", str(out / "nowhere")]) == 2
+
+
+class _Scoring(RandomAgent):
+    """Scores motion k as 1 / (k + 1) and picks the best: always motion 0."""
+
+    def scores(self, observation):
+        n = len(observation["instruction"])
+        return np.tile(1.0 / (np.arange(self.n) + 1.0), (n, 1))
+
+    def act(self, observation):
+        return self.scores(observation).argmax(axis=1)
+
+
+def test_scoring_agent_top3_and_expert_rank(tmp_path):
+    cfg = config(episodes=1, num_envs=1, vector="sync", max_steps=4, trace=True)
+    factory = lambda spec, seed: _Scoring(default_vocabulary(), seed)  # noqa: E731
+    rows = run_benchmark(cfg, [AgentSpec.parse("scoring:random")], tmp_path, progress=False, agent_factory=factory)
+    (trace,) = load_traces(tmp_path).values()
+    assert len(trace["steps"]) == rows[0]["steps"] == 4
+    for s in trace["steps"]:
+        assert [m["id"] for m in s["top"]] == [0, 1, 2] and s["top"][0]["score"] == s["score"] == 1.0
+        assert s["expert_rank"] == s["expert"] + 1  # scores fall with the motion id
+    summary = summarize_traces(traces_of(tmp_path, rows))["scoring"][PICK]
+    in_top3 = np.mean([s["expert"] < 3 for s in trace["steps"]])
+    assert summary["expert_in_top3"] == pytest.approx(in_top3)
+
+
+def test_torn_trace_line_is_dropped_and_resume_traces_the_rest(tmp_path):
+    cfg = config(episodes=1, num_envs=1, vector="sync", max_steps=3, trace=True)
+    spec = [AgentSpec.parse("random")]
+    run_benchmark(cfg, spec, tmp_path, progress=False)
+    path = tmp_path / TRACES_FILE
+    path.write_text(path.read_text() + '{"agent": "random", "steps": [{"t"')
+    rows = run_benchmark(config(episodes=2, num_envs=1, vector="sync", max_steps=3, trace=True), spec, tmp_path, progress=False)
+    assert len(rows) == 2 and len(load_traces(tmp_path)) == 2
+    assert all(line.endswith("}") for line in path.read_text().splitlines())
+    # tracing is not an outcome setting: the folder resumes without it, and --no-resume clears the traces
+    assert len(run_benchmark(config(episodes=3, num_envs=1, vector="sync", max_steps=3), spec, tmp_path, progress=False)) == 3
+    assert len(traces_of(tmp_path, load_episodes(tmp_path))) == 2
+    run_benchmark(config(episodes=1, num_envs=1, vector="sync", max_steps=3), spec, tmp_path, resume=False, progress=False)
+    assert not path.exists() and (tmp_path / EPISODES_FILE).exists()
+
+
+def test_asking_the_expert_changes_neither_state_nor_rng():
+    from cliprt.evaluation.scheduled_env import _make_env
+
+    env = _make_env(PICK, 0, 32, None)
+    try:
+        env.reset(options={"init_state_index": 3})
+        agent = make_agent(AgentSpec.parse("random"), default_vocabulary(), 0)
+        trail = StateTrail()
+        trail.reset(env)
+        for _ in range(4):
+            env.step(int(agent.act({"instruction": ["x"]})[0]))
+            trail.step(env)
+            before = env.unwrapped.save_state().to_flat()
+            rng = json.dumps(env.unwrapped.np_random.bit_generator.state, default=str)
+            assert 0 <= expert_motion(env) < len(default_vocabulary())
+            assert np.array_equal(before, env.unwrapped.save_state().to_flat())
+            assert rng == json.dumps(env.unwrapped.np_random.bit_generator.state, default=str)
+            # no step since the last look: the same state, so unchanged and seen before
+            assert trail.step(env) == {"trace_changed": False, "trace_revisit": True}
+    finally:
+        env.close()
+
+
+def _episode(success: bool, matches: list[bool], revisits: list[bool]) -> dict:
+    steps = [
+        {"t": k + 1, "expert": 1, "match": m, "revisit": r, "changed": not r, "clamped": k == 0, "ik_failed": False}
+        for k, (m, r) in enumerate(zip(matches, revisits))
+    ]
+    return {"agent": "a", "env_id": PICK, "seed": 0, "episode": 0, "success": success, "steps": steps}
+
+
+def test_summary_figures():
+    stuck = _episode(False, [True, False] + [False] * LOOP_TAIL, [False, False] + [True] * LOOP_TAIL)
+    late = _episode(False, [True] * 3 + [False], [False, True, False, False])
+    perfect = _episode(True, [True] * LOOP_TAIL, [True] * LOOP_TAIL)  # a success never ends in a loop
+    s = summarize_traces([stuck, late, perfect])["a"][PICK]
+    steps = LOOP_TAIL + 2 + 4 + LOOP_TAIL
+    assert s["steps"] == steps and s["episodes"] == 3
+    assert s["step_accuracy"] == pytest.approx((1 + 3 + LOOP_TAIL) / steps)
+    assert (s["episodes_diverged"], s["episodes_with_expert"], s["first_divergence_median"]) == (2, 3, 3)
+    assert s["loop_fraction"] == s["unchanged_fraction"] == pytest.approx((2 * LOOP_TAIL + 1) / steps)
+    assert (s["episodes_ending_in_loop"], s["failed_episodes"]) == (1, 2)
+    assert s["clamped_fraction"] == pytest.approx(3 / steps) and s["expert_in_top3"] is None
+
+
+def test_trace_flag_and_setting():
+    from cliprt.cli import build_parser
+
+    parse = build_parser().parse_args
+    base = ["bench", "run", "--env", PICK, "--agent", "random", "--out", "x"]
+    assert parse([*base, "--trace"]).trace is True
+    assert parse([*base, "--no-trace"]).trace is False and parse(base).trace is None
+    assert config().trace is False
+    with pytest.raises(ValueError, match="trace must be true or false"):
+        config(trace="yes")
