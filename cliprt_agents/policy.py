@@ -417,6 +417,10 @@ class CLIPRTPlusPolicy(CLIPRTPolicy):
 
 def load_policy(path: str | os.PathLike[str], *, device: str | torch.device = "cpu", **kwargs: Any) -> CLIPRTPolicy:
     """The right policy class for a checkpoint (motions for CLIP-RT/-Action, deltas for CLIP-RT+)."""
+    from cliprt_agents.hub import is_hub_checkpoint, load_hub_policy
+
+    if is_hub_checkpoint(path):  # "hf-hub:..." or the CLIP-RT authors' open_clip files: CLIP-RT-Zero
+        return load_hub_policy(path, device=device, **kwargs)
     from cliprt_agents.checkpoint import load_model
 
     vocabulary = kwargs.pop("vocabulary", None)

@@ -30,8 +30,8 @@ class AgentSpec:
 
     @classmethod
     def parse(cls, text: str) -> AgentSpec:
-        label, _, rest = text.rpartition(":") if ":" in text.split("=")[0] else ("", "", text)
-        kind, _, checkpoint = rest.partition("=")
+        head, _, checkpoint = text.partition("=")  # a checkpoint may hold ':' (hf-hub:org/repo)
+        label, _, kind = head.rpartition(":")
         kind = kind.strip()
         if not kind:
             raise ValueError(f"empty agent spec {text!r}; use e.g. 'random' or 'clip-rt=PATH'")

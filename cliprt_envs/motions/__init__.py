@@ -1,5 +1,12 @@
 """The language-motion vocabulary (the only copy of the motion table)."""
 
+from cliprt_envs.motions.authors_table import (
+    AUTHORS_TABLE_FILE,
+    authors_vocabulary,
+    motion_map,
+    read_authors_table,
+    write_authors_table,
+)
 from cliprt_envs.motions.paraphrases import (
     AMOUNT_WORDS,
     DIRECTION_PHRASES,
@@ -29,6 +36,7 @@ from cliprt_envs.motions.vocabulary import (
 __all__ = [
     "ACTION_DIMS",
     "AMOUNT_WORDS",
+    "AUTHORS_TABLE_FILE",
     "CLOSE_TEXT",
     "DIRECTION_PHRASES",
     "GRIPPER_PHRASES",
@@ -44,8 +52,12 @@ __all__ = [
     "UnknownMotionError",
     "Vocabulary",
     "amount_rank",
+    "authors_vocabulary",
     "default_vocabulary",
+    "motion_map",
     "normalize_text",
     "paraphrases",
     "random_paraphrase",
+    "read_authors_table",
+    "write_authors_table",
 ]

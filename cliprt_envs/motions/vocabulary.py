@@ -387,6 +387,19 @@ class Vocabulary:
             return default
         return vocab
 
+    @classmethod
+    def from_authors_table(cls, path: Any, name: str | None = None) -> Vocabulary:
+        """The CLIP-RT authors' ``language_to_action.json`` (see :mod:`cliprt_envs.motions.authors_table`)."""
+        from cliprt_envs.motions.authors_table import read_authors_table
+
+        return read_authors_table(path, name)
+
+    def to_authors_table(self, path: Any) -> Any:
+        """Write this vocabulary in the authors' ``language_to_action.json`` format; returns the path."""
+        from cliprt_envs.motions.authors_table import write_authors_table
+
+        return write_authors_table(self, path)
+
     def describe(self) -> str:
         """One line per motion: ``id  text  delta``."""
         lines = []
