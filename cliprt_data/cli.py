@@ -79,6 +79,13 @@ def _add_augment(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--attempts", type=int, default=3, help="tries per requested trajectory before giving up on it")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument(
+        "--labels",
+        choices=("heuristic", "expert"),
+        default=None,
+        help="heuristic (default, the paper's): each step is labelled with the motion STA executes; expert (sim tasks): "
+        "the same motions are executed, but each step is labelled with the scripted expert's motion at its state",
+    )
+    p.add_argument(
         "--no-demos", action="store_true", help="write only the augmented trajectories, not copies of the demonstrations"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -279,7 +286,10 @@ def cmd_collect(args: argparse.Namespace) -> int:
 def cmd_augment(args: argparse.Namespace) -> int:
     from cliprt_data.augment import STAConfig, augment_dataset, format_report
 
-    config = STAConfig(per_demo=args.per_demo, n_fine=args.n_fine, attempts_per_trajectory=args.attempts, seed=args.seed)
+    labels = {} if args.labels is None else {"labels": args.labels}  # the default is STAConfig's
+    config = STAConfig(
+        per_demo=args.per_demo, n_fine=args.n_fine, attempts_per_trajectory=args.attempts, seed=args.seed, **labels
+    )
     report = augment_dataset(args.data, args.out, config, include_demos=not args.no_demos, progress=not args.no_progress)
     print(format_report(report))
     return 0

@@ -40,16 +40,32 @@ magnitudes that keep the remainder reachable; deviations ordered upward
 first / downward last, so the reversal leaves the object area upward; up to
 ``deviation_retries`` re-samples before a recovery is skipped.
 
+Labels (``STAConfig.labels``, ``cliprt augment --labels``): ``heuristic``,
+the default, is the paper's (each labelled step is labelled with the motion
+STA executes there). ``expert`` (sim tasks, DAgger/DART-style) executes the
+very same motions, so the visited states stay STA's, but labels each labelled
+step (diversified, recovery and fine steps; deviations stay unlabelled) with
+the scripted expert's motion at the state where the step is taken: the
+heuristic labels agree with the expert only about half the time (measured by
+:func:`~cliprt_data.augment.agreement.expert_agreement`, ``python -m
+benchmarks.sta_label_agreement``), so learners would see conflicting targets.
+With expert labels a step's label may differ from the motion executed
+(``actions`` in the episode); action chunks then are the expert's labels
+along STA's path, not an open-loop plan.
+
 Modules: :mod:`~cliprt_data.augment.plan` (pure planning, no env),
 :mod:`~cliprt_data.augment.execute` (running one trajectory in the env) and
-:mod:`~cliprt_data.augment.dataset` (whole datasets, the report).
+:mod:`~cliprt_data.augment.dataset` (whole datasets, the report),
+:mod:`~cliprt_data.augment.agreement` (labels against the expert at restored states).
 """
 
 from __future__ import annotations
 
+from cliprt_data.augment.agreement import expert_agreement, expert_labels_at_states
 from cliprt_data.augment.dataset import augment_dataset, format_report
-from cliprt_data.augment.execute import AugmentStats, augment_demo, scene_signature
+from cliprt_data.augment.execute import AugmentStats, augment_demo, check_labelling, scene_signature
 from cliprt_data.augment.plan import (
+    LABELLINGS,
     Segment,
     STAConfig,
     decompose,
@@ -62,14 +78,18 @@ from cliprt_data.augment.plan import (
 )
 
 __all__ = [
+    "LABELLINGS",
     "AugmentStats",
     "STAConfig",
     "Segment",
     "augment_dataset",
     "augment_demo",
+    "check_labelling",
     "decompose",
     "deviation_magnitudes",
     "diversify",
+    "expert_agreement",
+    "expert_labels_at_states",
     "find_waypoints",
     "format_report",
     "inverse",

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from cliprt_data.augment.execute import AugmentStats, TrajectoryFailed, augment_demo
+from cliprt_data.augment.execute import AugmentStats, TrajectoryFailed, augment_demo, check_labelling, relabelled_steps
 from cliprt_data.augment.plan import STAConfig
 from cliprt_data.storage import (
     DatasetInfo,
@@ -39,6 +39,9 @@ def augment_dataset(
 
     With ``include_demos`` the demonstrations are copied first (bit-exact),
     so ``out`` is the training set the paper describes (demos + 3 x STA).
+    ``config.labels`` (heuristic or expert labels) is recorded in the
+    metadata (``sta``), in the report and in every augmented episode's
+    manifest entry (``labels``).
     Returns the augmentation report (also written to ``out/augment_report.json``).
     """
     import gymnasium as gym
@@ -53,6 +56,7 @@ def augment_dataset(
     stats: dict[str, AugmentStats] = {}
     start = time.perf_counter()
     try:
+        check_labelling(wrapped.unwrapped, config)  # before anything is written
         writer = DatasetWriter.create(
             out,
             observation_space=first.observation_space(),
@@ -188,6 +192,7 @@ def _report(
         "dataset": str(path),
         "sources": [str(i.path) for i in infos],
         "per_demo": config.per_demo,
+        "labels": config.labels,
         "include_demos": include_demos,
         "per_task": {k: v.as_dict() for k, v in stats.items()},
         "transitions_added": added,
@@ -240,9 +245,11 @@ def _augment_one(
                     "parent_episode": index,
                     "trajectory": k,
                     "attempt": attempt,
+                    "labels": config.labels,
                 },
             )
             stats.kept += 1
+            stats.relabelled += relabelled_steps(builder)
             stats.transitions_added += builder.labelled_steps
             stats.steps_recorded += len(builder)
             break
@@ -260,8 +267,12 @@ def format_report(report: dict[str, Any]) -> str:
             f"| {task} | {s['demos']} | {s['demo_transitions']} | {s['kept']} / {s['requested']} | {s['dropped']} ({reasons}) | "
             f"{s['transitions_added']} | {s['recoveries']} ({s['recoveries_skipped']}) |"
         )
+    labels = report["labels"]
+    if labels == "expert":
+        relabelled = sum(s.get("relabelled", 0) for s in report["per_task"].values())
+        labels += f" ({relabelled} of {report['transitions_added']} differ from the motion STA executed)"
     lines.append(
-        f"\n{report['transitions_added']} transitions added in {report['seconds']:.1f} s "
+        f"\nlabels: {labels}; {report['transitions_added']} transitions added in {report['seconds']:.1f} s "
         f"({report['augmented_transitions_per_second']:.1f}/s); dataset: {report['dataset']}"
     )
     return "\n".join(lines)

@@ -51,6 +51,7 @@ class AugmentStats:
     recoveries: int = 0
     recoveries_skipped: int = 0
     resample_reasons: Counter = field(default_factory=Counter)
+    relabelled: int = 0  # labels of kept trajectories that differ from the executed STA motion (expert labels only)
 
     def as_dict(self) -> dict[str, Any]:
         out = {k: (dict(v) if isinstance(v, Counter) else v) for k, v in self.__dict__.items()}
@@ -111,12 +112,13 @@ class _Run:
         self.stats.steps_executed += 1
         if self.executed > self.max_steps:
             raise TrajectoryFailed("too_many_steps")
-        obs, reward, _, _, info = self.env.step(int(motion_id))
         labelled = kind != "deviate"
+        label = self.label(motion_id) if labelled else int(motion_id)  # asked before the step: at its state
+        obs, reward, _, _, info = self.env.step(int(motion_id))
         row = info_row(
-            supervision=self.vocab.text(motion_id),
-            motion_id=motion_id,
-            action=self.vocab.delta(motion_id),
+            supervision=self.vocab.text(label),
+            motion_id=label,
+            action=self.vocab.delta(label),
             achieved=info.get("achieved_delta"),
             labelled=labelled,
             demonstrated=labelled,
@@ -135,6 +137,12 @@ class _Run:
                 if row[flag]:
                     raise TrajectoryFailed(flag)
         return row
+
+    def label(self, motion_id: int) -> int:
+        """The label of a step that is about to execute ``motion_id``: that motion, or the expert's at this state."""
+        if self.config.labels == "expert":
+            return int(self.env.expert_action())
+        return int(motion_id)
 
     def same_place(self, a: _Snapshot, b: _Snapshot) -> str | None:
         """Why two snapshots differ (tcp, gripper or scene), or None."""
@@ -187,6 +195,7 @@ class _Augmentation:
         states = demo.sim_states
         if states is None:
             raise ValueError("the demonstration has no simulator states; STA needs a recording from a simulator")
+        check_labelling(env, config)
         self.vocab = vocabulary
         self.config = config
         self.rng = rng
@@ -286,6 +295,25 @@ class _Augmentation:
         builder.terminations[-1] = success
         builder.truncations[-1] = not success
         return builder
+
+
+def check_labelling(env: Any, config: STAConfig) -> None:
+    """Refuse expert labels at once where the env's task has no scripted expert (``env`` unwrapped)."""
+    if config.labels != "expert":
+        return
+    task = getattr(env, "task", None)
+    if task is None or not getattr(task, "has_expert", hasattr(task, "expert_action")):
+        name = type(task).__name__ if task is not None else type(env).__name__
+        raise ValueError(
+            f"expert labels (--labels expert) need the task's scripted expert, and {name} has none "
+            "(only the sim tasks have one); use --labels heuristic"
+        )
+
+
+def relabelled_steps(builder: EpisodeBuilder) -> int:
+    """Labelled steps whose label is not the motion executed there (0 with heuristic labels)."""
+    rows = builder.infos[1:]
+    return sum(bool(r["labelled"]) and int(r["motion_id"]) != int(a) for r, a in zip(rows, builder.actions))
 
 
 def _demo_targets(env: Any, states: np.ndarray, instruction: str) -> list[_Snapshot]:

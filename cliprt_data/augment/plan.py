@@ -12,6 +12,9 @@ from cliprt_envs.motions import POSITION_AXES, Vocabulary
 
 _QUANTUM = 1e-4  # metres / radians: the grid on which displacements are decomposed
 
+#: How augmented steps are labelled (``STAConfig.labels``); the first is the default.
+LABELLINGS = ("heuristic", "expert")
+
 
 @dataclass(frozen=True)
 class STAConfig:
@@ -20,6 +23,13 @@ class STAConfig:
     ``deviation_magnitudes``: position magnitudes (metres) for deviations on
     the axes the fine move does not use; None means the vocabulary's position
     magnitudes except the largest ({1, 5, 10} cm for the paper's vocabulary).
+
+    ``labels``: ``"heuristic"`` (the paper's: a step's label is the motion STA
+    executes there, i.e. the re-sampled route, the reversal of the deviation
+    or the demonstration's fine move) or ``"expert"`` (DAgger/DART-style, sim
+    tasks only: the same motions are executed, so the visited states are
+    STA's, but every labelled step is labelled with the task's scripted
+    expert's motion at the state where the step is taken).
     """
 
     per_demo: int = 3
@@ -35,8 +45,11 @@ class STAConfig:
     require_success: bool = True
     max_steps_factor: int = 25
     seed: int = 0
+    labels: str = LABELLINGS[0]
 
     def __post_init__(self) -> None:
+        if self.labels not in LABELLINGS:
+            raise ValueError(f"labels must be one of {LABELLINGS}, got {self.labels!r}")
         if self.per_demo < 0:
             raise ValueError(f"per_demo must be >= 0, got {self.per_demo}")
         if self.n_fine < 0:
