@@ -330,13 +330,19 @@ def _load_source(info: DatasetInfo, offset: int, cache_dir: Path | None, progres
 def load_training_dataset(path: str | Path | Sequence[str | Path], **kwargs: Any) -> LanguageMotionDataset:
     """The training dataset over one dataset folder or several (e.g. demos and their STA output).
 
+    A pretraining corpus folder (``cliprt pretrain-data``) stands for its datasets.
+
     Keyword arguments go to :class:`LanguageMotionDataset` (``chunk_size``,
     ``image_transform``, ``text_transform``, ``supervision``,
     ``include_unlabelled``, ``cache_dir``, ``progress``).
     """
-    if isinstance(path, (str, Path)):
-        path = resolve_dataset_path(path)
-    return LanguageMotionDataset(path, **kwargs)
+    from cliprt_data.corpus import corpus_datasets
+
+    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    expanded: list[Path] = []
+    for p in paths:  # a pretraining corpus folder stands for its datasets
+        expanded.extend(corpus_datasets(p) or [resolve_dataset_path(p)])
+    return LanguageMotionDataset(expanded, **kwargs)
 
 
 def split_group_key(meta: dict[str, Any]) -> str:

@@ -27,7 +27,7 @@ import numpy as np
 
 from cliprt.evaluation.episode_log import EPISODES_FILE, EpisodeLog, episode_key, load_episodes, write_json
 from cliprt.evaluation.scheduled_env import _make_env
-from cliprt.evaluation.settings import SEED_STRIDE, SETTINGS_FILE, BenchConfig, check_settings, run_settings
+from cliprt.evaluation.settings import SETTINGS_FILE, BenchConfig, check_settings, run_settings
 from cliprt.evaluation.trace import TRACES_FILE, StepTracer, TraceLog, trace_line
 from cliprt.evaluation.videos import (
     VIDEO_DIR,
@@ -42,6 +42,7 @@ from cliprt_agents.protocols import Agent
 from cliprt_agents.registry import AgentSpec, make_agent
 from cliprt_envs.motions import default_vocabulary
 from cliprt_envs.parallel import main_module_hidden, prepare_context
+from cliprt_envs.seeds import bench_reset_seed
 
 
 @dataclass
@@ -51,7 +52,7 @@ class Job:
 
     @property
     def init_state_index(self) -> int:
-        return self.seed * SEED_STRIDE + self.episode
+        return bench_reset_seed(self.seed, self.episode)
 
 
 # -- the run ---------------------------------------------------------------------------------

@@ -24,10 +24,10 @@ from cliprt.evaluation.episode_log import EPISODES_FILE, load_episodes
 from cliprt.evaluation.scheduled_env import env_default
 from cliprt_agents.registry import AgentSpec
 from cliprt_envs.parallel import safe_start_method
+from cliprt_envs.seeds import MAX_BENCH_SEED, SEED_STRIDE
 from cliprt_envs.sim.scene import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 
 SETTINGS_FILE = "bench_config.json"
-SEED_STRIDE = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,8 @@ def _check_seeds(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be a non-empty list of whole numbers >= 0, e.g. [0, 1], got {value!r}")
     for s in value:
         _whole(name, s, 0, f"each seed picks init states {SEED_STRIDE:_} * seed + episode")
+        if int(s) > MAX_BENCH_SEED:
+            raise ValueError(f"{name}: {s} is above {MAX_BENCH_SEED}, where the pretraining corpus's init states begin")
     repeated = sorted({s for s in value if list(value).count(s) > 1})
     if repeated:
         raise ValueError(f"{name} repeat {repeated}; give each seed once")

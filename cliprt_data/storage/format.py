@@ -48,6 +48,8 @@ STEP_KINDS: tuple[str, ...] = (
     "deviate",  # STA: a deliberate deviation (never a label)
     "recover",  # STA: the reversal of a deviation (a label)
     "converted",  # converted from a low-level dataset
+    "expert",  # pretraining corpus: the scripted expert's motion (a label)
+    "perturb",  # pretraining corpus: a random motion that knocks the expert off its path (never a label)
 )
 
 _INSTALL_HINT = 'install the data extra: pip install "cliprt[data]"'

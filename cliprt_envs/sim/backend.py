@@ -23,6 +23,7 @@ import numpy as np
 from cliprt_envs.protocols import BackendContext, MoveResult, Workspace
 from cliprt_envs.sim.kinematics import ArmKinematics, IKConfig, rotation_error, rotation_matrix
 from cliprt_envs.sim.scene import FINGER_MAX_OPENING, HOME_POSITION, HOME_ROTATION, UR5_JOINTS, SceneSpec, build_mjcf
+from cliprt_envs.sim.variation import SceneVariation, SceneVariator
 
 _HOME_SEED = np.array([0.0, -0.5, 1.5, 0.5, -1.57, 0.0])
 __all__ = ["DEFAULT_WORKSPACE", "HOME_POSITION", "HOME_ROTATION", "MujocoUR5Backend", "SimConfig"]
@@ -43,6 +44,7 @@ class SimConfig:
     gripper_steps: int = 120
     workspace: Workspace = DEFAULT_WORKSPACE
     ik: IKConfig = IKConfig()
+    variation: SceneVariation | None = None  # a new look (colours, light, camera poses) at every reset
 
 
 class MujocoUR5Backend(BackendContext):
@@ -73,6 +75,10 @@ class MujocoUR5Backend(BackendContext):
         self.home_qpos = home.qpos
         self._state_spec = mujoco.mjtState.mjSTATE_INTEGRATION
         self._scene_joints = self._object_joints()
+        self._variator = None
+        if self.config.variation is not None:
+            objects = self._geoms_of(tuple(o.name for o in scene.objects))
+            self._variator = SceneVariator(self.model, self.config.variation, np.array(sorted(objects), dtype=int))
         self.reset_robot()
 
     # -- protocol -----------------------------------------------------------
@@ -161,6 +167,11 @@ class MujocoUR5Backend(BackendContext):
         return tuple(values)
 
     # -- scene helpers used by tasks ----------------------------------------
+    def vary_scene(self, rng: np.random.Generator) -> None:
+        """A new look for the scene when ``SimConfig.variation`` is set (else nothing); called at reset."""
+        if self._variator is not None:
+            self._variator.apply(rng)
+
     def reset_robot(self, qpos: np.ndarray | None = None, gripper_open: bool = True) -> None:
         """Put everything back to the model's defaults and the arm at ``qpos`` (home)."""
         mujoco.mj_resetData(self.model, self.data)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -166,6 +166,10 @@ def shaped_reward(reach_distance: float, progress: float, reach_weight: float = 
 class SimTask(Task["MujocoUR5Backend"]):
     """Base of the MuJoCo twin's tasks; subclasses fill in the hooks."""
 
+    #: ``"common"`` (skills the pretraining corpus covers) or ``"novel"`` (held out of pretraining, as in
+    #: the CLIP-RT paper's Novel set); the registry groups the tasks by it.
+    task_set: ClassVar[str] = "common"
+
     def __init__(self, image_size: tuple[int, int] = (224, 224)) -> None:
         super().__init__()
         self.image_size = image_size
@@ -201,6 +205,7 @@ class SimTask(Task["MujocoUR5Backend"]):
 
     def sample_initial_state(self, backend: MujocoUR5Backend, rng: np.random.Generator) -> dict[str, str]:
         """The arm near home (jittered), the objects placed by :meth:`place`, then the scene settled."""
+        backend.vary_scene(rng)
         backend.reset_robot()
         start = HOME_POSITION + np.array([rng.uniform(-0.03, 0.03), rng.uniform(-0.03, 0.03), rng.uniform(-0.02, 0.02)])
         backend.move_tcp_to(start)

@@ -1,0 +1,94 @@
+"""Visual variation of the twin's scene at every reset (for pretraining corpora and robustness tests).
+
+``SceneVariation`` says how far each visual property may move from the
+scene as built: the table's and the room's colours, the light, the pose of
+every camera (fixed and wrist), and the shade of every object (its hue
+family kept, so "the red cube" is still red). Nothing that the physics or
+the task's success depends on changes. It is applied by the backend at the
+start of every reset (``SimConfig(variation=SceneVariation())``), drawing
+from the reset's random stream, so a seeded reset is reproducible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+#: Geoms and materials of the room and table that take a random tint.
+TINTED_MATERIALS = ("table", "floor", "wall", "wall_side", "ceiling")
+
+
+@dataclass(frozen=True)
+class SceneVariation:
+    """Ranges of the per-reset visual variation (0 turns a property off)."""
+
+    material_tint: float = 0.25  # each RGB channel of table/room materials scaled by 1 +- this
+    object_shade: float = 0.12  # object RGB scaled by 1 +- this (one factor per object: the hue stays)
+    light: float = 0.35  # light and headlight intensity scaled by 1 +- this
+    light_shift: float = 0.4  # metres the light moves in x and y
+    camera_shift: float = 0.03  # metres each camera moves along each axis
+    camera_turn: float = 4.0  # degrees each camera turns about a random axis
+
+    def __post_init__(self) -> None:
+        for name, limit in _LIMITS.items():
+            value = float(getattr(self, name))
+            if not 0.0 <= value < limit:
+                raise ValueError(f"SceneVariation.{name} must be in [0, {limit}); got {value!r}")
+
+
+_LIMITS = {"material_tint": 1.0, "object_shade": 1.0, "light": 1.0, "light_shift": 5.0, "camera_shift": 0.5, "camera_turn": 90.0}
+
+
+class SceneVariator:
+    """Applies a :class:`SceneVariation` to one MuJoCo model, always starting from the model as built."""
+
+    def __init__(self, model: mujoco.MjModel, variation: SceneVariation, object_geoms: np.ndarray) -> None:
+        self.model = model
+        self.variation = variation
+        self._materials = np.array([mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_MATERIAL, n) for n in TINTED_MATERIALS])
+        self._materials = self._materials[self._materials >= 0]
+        self._objects = np.asarray(object_geoms, dtype=int)
+        self._base = {
+            "mat_rgba": model.mat_rgba.copy(),
+            "geom_rgba": model.geom_rgba.copy(),
+            "light_diffuse": model.light_diffuse.copy(),
+            "light_pos": model.light_pos.copy(),
+            "headlight": model.vis.headlight.diffuse.copy(),
+            "cam_pos": model.cam_pos.copy(),
+            "cam_quat": model.cam_quat.copy(),
+        }
+
+    def apply(self, rng: np.random.Generator) -> None:
+        """Draw a new look for the scene (replacing the previous one)."""
+        v, m, base = self.variation, self.model, self._base
+        m.mat_rgba[:] = base["mat_rgba"]
+        if len(self._materials):
+            tint = 1.0 + rng.uniform(-v.material_tint, v.material_tint, (len(self._materials), 3))
+            m.mat_rgba[self._materials, :3] = np.clip(base["mat_rgba"][self._materials, :3] * tint, 0.0, 1.0)
+        m.geom_rgba[:] = base["geom_rgba"]
+        if len(self._objects):
+            shade = 1.0 + rng.uniform(-v.object_shade, v.object_shade, (len(self._objects), 1))
+            m.geom_rgba[self._objects, :3] = np.clip(base["geom_rgba"][self._objects, :3] * shade, 0.0, 1.0)
+        gain = 1.0 + rng.uniform(-v.light, v.light)
+        m.light_diffuse[:] = np.clip(base["light_diffuse"] * gain, 0.0, 1.0)
+        m.vis.headlight.diffuse[:] = np.clip(base["headlight"] * (1.0 + rng.uniform(-v.light, v.light)), 0.0, 1.0)
+        m.light_pos[:] = base["light_pos"]
+        m.light_pos[:, :2] += rng.uniform(-v.light_shift, v.light_shift, (m.nlight, 2))
+        m.cam_pos[:] = base["cam_pos"] + rng.uniform(-v.camera_shift, v.camera_shift, base["cam_pos"].shape)
+        for i in range(m.ncam):
+            m.cam_quat[i] = _turned(base["cam_quat"][i], rng, np.radians(v.camera_turn))
+
+
+def _turned(quat: np.ndarray, rng: np.random.Generator, max_angle: float) -> np.ndarray:
+    """``quat`` turned by up to ``max_angle`` about a random axis."""
+    if max_angle <= 0:
+        return quat.copy()
+    axis = rng.normal(size=3)
+    axis /= np.linalg.norm(axis) + 1e-12
+    turn = np.zeros(4)
+    mujoco.mju_axisAngle2Quat(turn, axis, rng.uniform(-max_angle, max_angle))
+    out = np.zeros(4)
+    mujoco.mju_mulQuat(out, quat, turn)
+    return out

@@ -1,0 +1,90 @@
+"""The pretraining corpus: varied scenes, perturbations unlabelled, every label the expert's at its state, disjoint seeds."""
+
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.sim
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    from cliprt_data.corpus import CorpusConfig, generate_corpus
+
+    out = tmp_path_factory.mktemp("corpus") / "c"
+    config = CorpusConfig(episodes_per_task=3, tasks=("PointTo", "Pick"), perturb_prob=0.3)
+    return config, out, generate_corpus(config, out, progress=False)
+
+
+def test_labels_are_the_experts_at_their_states_and_perturbations_are_not_labels(corpus):
+    import cliprt_envs  # noqa: F401
+    from cliprt_data.augment.agreement import expert_labels_at_states
+    from cliprt_data.storage import DatasetReader
+
+    _, out, report = corpus
+    perturbed = labelled = 0
+    for task in ("PointTo", "Pick"):
+        env = gym.make(f"CLIPRT-UR5Sim-{task}-v0", image_size=64)
+        with DatasetReader(out / task) as reader:
+            for index in range(reader.info.total_episodes):
+                ep = reader.episode(index, images=False)
+                want = expert_labels_at_states(env.unwrapped, ep)
+                kinds = np.array(ep.step_kinds)
+                assert set(kinds) <= {"expert", "perturb"}
+                assert not ep.labelled[kinds == "perturb"].any()
+                assert ep.labelled[kinds == "expert"].all()
+                np.testing.assert_array_equal(ep.motion_ids[kinds == "expert"], want[kinds == "expert"])
+                perturbed += int((kinds == "perturb").sum())
+                labelled += int((kinds == "expert").sum())
+        env.close()
+    assert perturbed > 0 and labelled == report["labelled_steps"]
+
+
+def test_corpus_seeds_are_disjoint_from_benchmark_and_demo_seeds(corpus):
+    from cliprt_data.storage import DatasetReader
+    from cliprt_envs.seeds import CORPUS_SEED_BASE, MAX_BENCH_SEED, SEED_STRIDE, bench_reset_seed, corpus_reset_seed
+
+    _, out, _ = corpus
+    with DatasetReader(out / "Pick") as reader:
+        seeds = [e["seed"] for e in reader.info.episodes]
+    assert len(set(seeds)) == len(seeds) and min(seeds) >= CORPUS_SEED_BASE
+    assert bench_reset_seed(MAX_BENCH_SEED, SEED_STRIDE - 1) < corpus_reset_seed(0)
+    with pytest.raises(ValueError):
+        bench_reset_seed(MAX_BENCH_SEED + 1, 0)
+
+
+def test_benchmark_refuses_seeds_in_the_corpus_range_and_the_demo_benchmarks_past_its_demos():
+    from cliprt.demo.pipeline import EVAL_SEED, DemoConfig
+    from cliprt.evaluation.settings import BenchConfig
+    from cliprt_envs.seeds import MAX_BENCH_SEED, SEED_STRIDE
+
+    with pytest.raises(ValueError, match="pretraining corpus"):
+        BenchConfig(env_ids=("CLIPRT-UR5Sim-Pick-v0",), seeds=(MAX_BENCH_SEED + 1,))
+    # demonstrations use reset seeds 0.. (a few hundred at most); the main job benchmarks from EVAL_SEED * stride
+    assert EVAL_SEED >= 1 and DemoConfig.demos_per_task * 3 < SEED_STRIDE
+
+
+def test_scenes_vary_between_episodes_and_the_recipe_is_checked_on_resume(corpus):
+    from cliprt_data.corpus import CorpusConfig, generate_corpus
+    from cliprt_data.storage import DatasetReader
+
+    config, out, report = corpus
+    with DatasetReader(out / "PointTo") as reader:
+        first = [reader.episode(i).observations["image"][0].astype(float) for i in range(2)]
+    assert np.abs(first[0] - first[1]).mean() > 5.0  # other colours, light and camera pose
+    again = generate_corpus(config, out, progress=False)  # finished: nothing is redone
+    assert again["episodes"] == report["episodes"] == 6
+    assert json.loads((out / "corpus.json").read_text())["recipe_hash"] == config.recipe_hash()
+    with pytest.raises(ValueError, match="another recipe"):
+        generate_corpus(CorpusConfig(episodes_per_task=4, tasks=("PointTo", "Pick")), out, progress=False)
+
+
+def test_novel_tasks_are_refused():
+    from cliprt_data.corpus import CorpusConfig, corpus_tasks
+
+    with pytest.raises(ValueError, match="Common tasks only"):
+        corpus_tasks(CorpusConfig(tasks=("NoSuchTask",)))
