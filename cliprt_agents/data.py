@@ -135,6 +135,7 @@ class MotionBatchCollator:
     chunk_size: int | None = None
     action_indices: tuple[int, ...] | None = None
     action_scale: torch.Tensor | None = None
+    vocabulary_tokens: torch.Tensor | None = None  # every motion's token row (the whole-vocabulary loss)
 
     def __call__(self, items: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
         if not items:
@@ -166,6 +167,8 @@ class MotionBatchCollator:
             "episode_index": torch.tensor([int(it["episode_index"]) for it in items], dtype=torch.long),
             "actions": torch.from_numpy(np.stack([np.asarray(it["action"], dtype=np.float32) for it in items])),
         }
+        if self.vocabulary_tokens is not None:
+            batch["vocabulary_tokens"] = self.vocabulary_tokens
         if self.chunk_size is not None:
             chunk = np.stack([np.asarray(it["action_chunk"], dtype=np.float32) for it in items])
             mask = np.stack([np.asarray(it["chunk_mask"], dtype=bool) for it in items])
@@ -182,8 +185,13 @@ class MotionBatchCollator:
         return batch
 
 
-def collator_for(model: Any, vocabulary: Any, *, with_chunks: bool | None = None) -> MotionBatchCollator:
-    """The collate function matching ``model`` (a :class:`~cliprt_agents.model.CLIPRT`)."""
+def collator_for(
+    model: Any, vocabulary: Any, *, with_chunks: bool | None = None, with_vocabulary: bool = False
+) -> MotionBatchCollator:
+    """The collate function matching ``model`` (a :class:`~cliprt_agents.model.CLIPRT`).
+
+    ``with_vocabulary`` adds every motion's token row to each batch (the whole-vocabulary loss).
+    """
     from cliprt_agents.model import motion_token_rows
 
     cfg = model.config
@@ -197,6 +205,7 @@ def collator_for(model: Any, vocabulary: Any, *, with_chunks: bool | None = None
         chunk_size=cfg.chunk_size if plus else None,
         action_indices=cfg.action_indices if plus else None,
         action_scale=model.action_scale.detach().cpu().clone() if plus else None,
+        vocabulary_tokens=motion_token_rows(model, vocabulary) if with_vocabulary else None,
     )
 
 

@@ -1,4 +1,4 @@
-"""Contrastive imitation learning (CIL) and CLIP-RT+'s chunk regression loss.
+"""Contrastive imitation learning (CIL), the whole-vocabulary term, and CLIP-RT+'s chunk regression loss.
 
 CIL (as in the CLIP-RT paper): binary cross-entropy with logits over the
 ``B x B`` matrix ``exp(t) * c @ z.T``, label 1 where ``i == j`` or the two
@@ -84,6 +84,27 @@ def global_cil_loss(
         gather_with_local_grad(motion_ids),
         logit_scale,
     )
+
+
+def vocabulary_loss(
+    context: torch.Tensor, vocabulary: torch.Tensor, motion_ids: torch.Tensor, logit_scale: torch.Tensor
+) -> torch.Tensor:
+    """Cross-entropy of each sample's motion against *every* motion of the vocabulary.
+
+    The policy ranks the whole vocabulary, so every motion must learn where it
+    stands, also those that never occur as labels (in-batch CIL never sees
+    them, not even as negatives). Samples without a known motion (id < 0) do
+    not count. Each process averages over its own samples and divides by the
+    world size, so with the trainer's world-size factor and DDP's averaging
+    the update is that of the mean over the global batch.
+    """
+    ids = motion_ids.reshape(-1).to(context.device)
+    known = ids >= 0
+    if not bool(known.any()):
+        return context.sum() * 0.0
+    logits = cil_logits(context[known], vocabulary, logit_scale)
+    _, world = distributed_world()
+    return F.cross_entropy(logits, ids[known]) / world
 
 
 def chunk_l1_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -6,7 +6,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from cliprt_agents.config import ModelConfig, TrainConfig
-from cliprt_agents.losses import cil_logits, cil_loss, global_chunk_l1_loss, global_cil_loss
+from cliprt_agents.losses import cil_logits, cil_loss, global_chunk_l1_loss, global_cil_loss, vocabulary_loss
 from cliprt_agents.model import CLIPRT, motion_token_rows
 from cliprt_agents.optim import autocast, to_device
 from cliprt_envs.motions import Vocabulary
@@ -32,25 +32,35 @@ def freeze_unused(model: CLIPRT, contrastive: bool) -> None:
 def compute_loss(
     model: torch.nn.Module, batch: dict[str, torch.Tensor], variant: str, contrastive_weight: float
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """The training loss over the global batch (this rank's share of the gradient)."""
+    """The training loss over the global batch (this rank's share of the gradient).
+
+    A batch with ``vocabulary_tokens`` (``TrainConfig.loss == "vocabulary"``)
+    adds the whole-vocabulary cross-entropy to CIL.
+    """
     use_cil = variant != "plus" or contrastive_weight > 0
+    vocab_tokens = batch.get("vocabulary_tokens") if use_cil else None
     out = model(
         batch["images"],
         batch["prompt_tokens"],
         batch["prompt_index"],
         batch["motion_tokens"] if use_cil else None,
         batch["motion_index"] if use_cil else None,
+        vocab_tokens,
     )
     parts: dict[str, float] = {}
+    loss = out["context"].sum() * 0.0
     if variant == "plus":
         loss = global_chunk_l1_loss(out["chunk"], batch["action_chunk"], batch["chunk_mask"])
         parts["l1"] = float(loss.detach())
-        if use_cil:
-            cil = global_cil_loss(out["context"], out["motion"], batch["motion_ids"], out["logit_scale"])
-            parts["cil"] = float(cil.detach())
-            loss = loss + contrastive_weight * cil
-    else:
-        loss = global_cil_loss(out["context"], out["motion"], batch["motion_ids"], out["logit_scale"])
+    if use_cil:
+        weight = 1.0 if variant != "plus" else contrastive_weight
+        cil = global_cil_loss(out["context"], out["motion"], batch["motion_ids"], out["logit_scale"])
+        parts["cil"] = float(cil.detach())
+        loss = loss + weight * cil
+        if vocab_tokens is not None:
+            ce = vocabulary_loss(out["context"], out["vocabulary"], batch["motion_ids"], out["logit_scale"])
+            parts["vocab_ce"] = float(ce.detach())
+            loss = loss + weight * ce
     return loss, parts
 
 

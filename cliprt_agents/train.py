@@ -157,7 +157,8 @@ class Trainer:
             train_set, val_set = self.train_dataset, self.val_dataset
         sampler = EpochBatchSampler(len(train_set), cfg.batch_size, ctx.rank, ctx.world_size, cfg.seed)
         total = cfg.max_steps if cfg.max_steps is not None else cfg.epochs * sampler.batches_per_epoch
-        collate = collator_for(model, self.vocabulary)  # from the model as built, before any restore
+        # from the model as built, before any restore
+        collate = collator_for(model, self.vocabulary, with_vocabulary=cfg.loss == "vocabulary")
         loop = LoopState(best_dir=self.run_dir / "best" if (self.run_dir / "best").is_dir() else None)
         if resume is not None:
             loop.step, loop.epoch, loop.batch_in_epoch, loop.best = self._restore(resume, model, optimizer, scaler, ctx)
