@@ -15,6 +15,7 @@ import sys
 COMMAND_MODULES: tuple[str, ...] = (
     "cliprt_envs.cli",
     "cliprt_agents.cli",
+    "cliprt_agents.pretrain_cli",
     "cliprt.evaluation.cli",
     "cliprt.demo.cli",
     "cliprt_data.cli",

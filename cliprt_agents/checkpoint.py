@@ -92,11 +92,20 @@ def write_json_atomic(path: Path, data: Any) -> None:
 def resolve_model_dir(path: str | os.PathLike[str]) -> Path:
     """The directory that holds a model: itself, a run's final ``model/``, or its latest checkpoint.
 
-    Accepts a model directory, a run directory, or the ``model.safetensors`` file.
+    Accepts a model directory, a run directory, the ``model.safetensors`` file,
+    or the name of a checkpoint shipped with the package (:mod:`cliprt_agents.pretrained`).
     """
+    from cliprt_agents.pretrained import shipped_model_dir
+
     p = Path(path).expanduser()
+    shipped = shipped_model_dir(str(path)) if not p.exists() else None
+    if shipped is not None:
+        return shipped
     if not p.exists():
-        raise CheckpointError(f"checkpoint {str(p)!r} does not exist")
+        from cliprt_agents.pretrained import shipped_names
+
+        names = ", ".join(shipped_names()) or "none"
+        raise CheckpointError(f"checkpoint {str(p)!r} does not exist (nor is it a shipped checkpoint: {names})")
     if p.is_file():
         if p.name != WEIGHTS_FILE and p.suffix != ".safetensors":
             raise CheckpointError(f"{str(p)!r} is not a CLIP-RT checkpoint (expected a directory or {WEIGHTS_FILE})")

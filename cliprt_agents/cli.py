@@ -276,18 +276,23 @@ def _train(args: argparse.Namespace) -> int:
         data_info=data_info,
     ).fit()
     if rank == 0:
-        summary = {
-            "steps": result.step,
-            "train_samples": result.train_samples,
-            "val_samples": result.val_samples,
-            "samples_per_second": round(result.samples_per_second, 1),
-            "last_loss": result.last_loss,
-            "last_validation": result.validation[-1] if result.validation else None,
-            "model": str(result.model_dir),
-            "best": str(result.best_dir) if result.best_dir else None,
-        }
-        print(json.dumps(summary, indent=2), file=sys.stdout, flush=True)
+        print_summary(result, sys.stdout)
     return 0
+
+
+def print_summary(result: Any, stream: Any) -> None:
+    """The JSON summary a training command prints at the end."""
+    summary = {
+        "steps": result.step,
+        "train_samples": result.train_samples,
+        "val_samples": result.val_samples,
+        "samples_per_second": round(result.samples_per_second, 1),
+        "last_loss": result.last_loss,
+        "last_validation": result.validation[-1] if result.validation else None,
+        "model": str(result.model_dir),
+        "best": str(result.best_dir) if result.best_dir else None,
+    }
+    print(json.dumps(summary, indent=2), file=stream, flush=True)
 
 
 def cmd_train_bc(args: argparse.Namespace) -> int:

@@ -59,18 +59,25 @@ def flag_name(name: str) -> str:
 
 
 def add_config_flags(
-    parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: type, *, dest_prefix: str = "", required: tuple[str, ...] = ()
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    cls: type,
+    *,
+    dest_prefix: str = "",
+    required: tuple[str, ...] = (),
+    defaults: Any = None,
 ) -> None:
     """One flag per field of the dataclass ``cls``; ``dest`` is ``dest_prefix + field name``.
 
     ``required`` names fields without a default that must be given (for example PPO's env ids).
+    ``defaults``, an instance of ``cls``, gives the flags' defaults instead of the fields' own
+    (a command with a recipe of its own, e.g. ``cliprt pretrain``).
     """
     hints = typing.get_type_hints(cls)
     for f in cli_fields(cls):
         if "help" not in f.metadata:
             raise TypeError(f"{cls.__name__}.{f.name} has no help (field(metadata={{'help': ...}}))")
         kind, _ = _base_type(hints[f.name])
-        default = _default(f)
+        default = _default(f) if defaults is None else getattr(defaults, f.name)
         options: dict[str, Any] = {"dest": dest_prefix + f.name, "help": f.metadata["help"]}
         names = [flag_name(f.name)]
         if kind is bool:
