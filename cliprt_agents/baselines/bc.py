@@ -5,13 +5,22 @@ hashing features of :mod:`features`; their concatenation is classified into
 one of the vocabulary's motions with cross-entropy. Same data as CLIP-RT
 (items with ``image``, ``instruction``, ``motion_id``, ``episode_index``), no
 language model, no knowledge that motions are language.
+
+With ``BCConfig.init_from`` the CNN is replaced by the image tower of a
+CLIP-RT checkpoint (``model.clip.visual``, with that checkpoint's
+preprocessing): "BC initialised from the same pretrained image tower", the
+fair comparison for a CLIP-RT model fine-tuned from that checkpoint. The
+tower is fine-tuned with the same cross-entropy at ``tower_lr_scale`` times
+the head's learning rate. The saved model is self-contained: the tower's
+CLIP-RT model config travels in the JSON, so it is rebuilt from open_clip's
+architecture and the safetensors weights alone.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +34,7 @@ from cliprt_agents.baselines.configs import BCConfig
 from cliprt_agents.baselines.features import instruction_matrix, resize_images
 from cliprt_agents.checkpoint import write_json_atomic
 from cliprt_agents.devices import resolve_device
+from cliprt_agents.preprocess import PreprocessSpec, preprocess_images
 from cliprt_envs.motions import Vocabulary
 
 if TYPE_CHECKING:
@@ -55,6 +65,79 @@ class BCNet(nn.Module):
         return self.head(torch.cat([x, text], dim=1))
 
 
+class BCTowerNet(nn.Module):
+    """BC on a pretrained image tower: ``visual(image)`` + instruction features -> the BCNet head.
+
+    ``visual`` is an open_clip image tower (or :class:`~cliprt_agents.conv_tower.ConvImageTower`)
+    that maps normalised ``(B, 3, S, S)`` pixels to ``(B, embed_dim)``; a LayerNorm puts its
+    output on one scale whatever the tower. ``tower_lr_scale == 0`` freezes the tower (kept in
+    eval mode, so normalisation statistics stay put too): an MLP probe of the pretrained features.
+    """
+
+    def __init__(self, visual: nn.Module, embed_dim: int, config: BCConfig, n_motions: int) -> None:
+        super().__init__()
+        self.visual = visual
+        self.frozen = config.tower_lr_scale == 0
+        if self.frozen:
+            self.visual.requires_grad_(False)
+        self.norm = nn.LayerNorm(embed_dim)
+        self.head = nn.Sequential(
+            nn.Linear(embed_dim + config.text_dim, config.hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(config.hidden, n_motions),
+        )
+
+    def train(self, mode: bool = True) -> BCTowerNet:
+        super().train(mode)
+        if self.frozen:
+            self.visual.eval()
+        return self
+
+    def forward(self, images: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        x = self.visual(images)
+        if isinstance(x, (tuple, list)):  # open_clip towers built with output_tokens return (pooled, tokens)
+            x = x[0]
+        return self.head(torch.cat([self.norm(x.float()), text], dim=1))
+
+
+def tower_from_checkpoint(init_from: str) -> tuple[nn.Module, PreprocessSpec, dict[str, Any]]:
+    """``(image tower, its preprocessing, what rebuilds it)`` of a CLIP-RT checkpoint (path or shipped name)."""
+    from cliprt_agents.checkpoint import load_model, resolve_model_dir
+
+    model, _ = load_model(init_from, device="cpu")
+    info = {
+        "model": model.config.to_dict(),
+        "architecture": model.architecture,
+        "embed_dim": int(model.embed_dim),
+        "preprocess": model.preprocess.to_dict(),
+        "init_from": str(init_from),
+        "source": str(resolve_model_dir(init_from)),
+    }
+    return model.clip.visual, model.preprocess, info
+
+
+def rebuild_tower(info: dict[str, Any]) -> tuple[nn.Module, PreprocessSpec]:
+    """The image tower ``info`` (from :func:`tower_from_checkpoint`) describes, randomly initialised.
+
+    Built as :func:`~cliprt_agents.checkpoint.load_model` builds a CLIP-RT model (no open_clip
+    weights are downloaded); the caller loads the trained weights.
+    """
+    from cliprt_agents.backbone import create_clip
+    from cliprt_agents.config import ModelConfig
+
+    config = ModelConfig.from_dict(info["model"])
+    clip, _ = create_clip(config.backbone, None, image_size=config.image_size)
+    return clip.visual, PreprocessSpec.from_dict(info["preprocess"])
+
+
+def tower_net(config: BCConfig, n_motions: int) -> tuple[BCTowerNet, PreprocessSpec, dict[str, Any]]:
+    """A :class:`BCTowerNet` whose tower holds the weights of ``config.init_from``'s image tower."""
+    if not config.init_from:
+        raise ValueError("tower_net needs BCConfig.init_from (a CLIP-RT checkpoint)")
+    visual, spec, info = tower_from_checkpoint(config.init_from)
+    return BCTowerNet(visual, info["embed_dim"], config, n_motions), spec, info
+
+
 def _random_shift(images: torch.Tensor, pad: int, generator: torch.Generator) -> torch.Tensor:
     """Pad by replication and crop back at a random offset per image (DrQ-style)."""
     if pad <= 0:
@@ -68,25 +151,62 @@ def _random_shift(images: torch.Tensor, pad: int, generator: torch.Generator) ->
     return padded[torch.arange(n)[:, None, None, None], torch.arange(c)[None, :, None, None], rows, cols]
 
 
-def _arrays(dataset, config: BCConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Decode the whole dataset once: images (N,3,S,S) uint8, text (N,D), labels, episodes."""
+def _labelled(dataset, image: Callable[[np.ndarray], np.ndarray]) -> tuple[list, list, np.ndarray, np.ndarray]:
+    """Decode the whole dataset once: ``image(item image)`` list, instructions, labels, episodes."""
     images, texts, labels, episodes = [], [], [], []
     for i in range(len(dataset)):
         item = dataset[i]
         if int(item["motion_id"]) < 0:
             continue  # samples without a motion label cannot supervise a classifier
-        images.append(resize_images(np.asarray(item["image"]), config.image_size))
+        images.append(image(np.asarray(item["image"])))
         texts.append(item["instruction"])
         labels.append(int(item["motion_id"]))
         episodes.append(int(item["episode_index"]))
     if not images:
         raise ValueError("the dataset has no labelled samples to clone")
-    return (
-        np.stack(images).transpose(0, 3, 1, 2).copy(),
-        instruction_matrix(texts, config.text_dim),
-        np.array(labels),
-        np.array(episodes),
-    )
+    return images, texts, np.array(labels), np.array(episodes)
+
+
+def _arrays(dataset, config: BCConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Decode the whole dataset once: images (N,3,S,S) uint8, text (N,D), labels, episodes."""
+    images, texts, labels, episodes = _labelled(dataset, lambda im: resize_images(im, config.image_size))
+    return np.stack(images).transpose(0, 3, 1, 2).copy(), instruction_matrix(texts, config.text_dim), labels, episodes
+
+
+#: ``(model, batch of sample indices -> model images, text (N,D), labels, episodes, tower info or None)``
+_Setup = tuple[nn.Module, Callable[[torch.Tensor], torch.Tensor], torch.Tensor, np.ndarray, np.ndarray, dict[str, Any] | None]
+
+
+def _setup(dataset, vocabulary: Vocabulary, config: BCConfig) -> _Setup:
+    """The network to train and its inputs: the CNN on resized uint8 images, or a tower on its own preprocessing."""
+    if not config.init_from:
+        images, text, labels, episodes = _arrays(dataset, config)
+        images_t = torch.from_numpy(images)
+        return BCNet(config, len(vocabulary)), lambda idx: images_t[idx], torch.from_numpy(text), labels, episodes, None
+    model, spec, info = tower_net(config, len(vocabulary))  # first: a bad checkpoint fails before the data is read
+    images, texts, labels, episodes = _labelled(dataset, lambda im: im)
+    shapes = {im.shape for im in images}
+    if len(shapes) > 1:
+        raise ValueError(f"BC on an image tower needs images of one shape; the dataset has {sorted(shapes)}")
+    raw = torch.from_numpy(np.stack(images))  # (N, H, W, 3) uint8, preprocessed per batch as CLIP-RT does
+
+    def inputs(idx: torch.Tensor) -> torch.Tensor:
+        return preprocess_images(raw[idx], spec)
+
+    return model, inputs, torch.from_numpy(instruction_matrix(texts, config.text_dim)), labels, episodes, info
+
+
+def _optimiser(model: nn.Module, config: BCConfig, total_steps: int) -> tuple[torch.optim.Optimizer, Any]:
+    """AdamW + one-cycle; a tower (if any) at ``tower_lr_scale`` times the head's peak rate."""
+    groups = [{"params": list(model.parameters()), "lr": config.lr}]
+    if isinstance(model, BCTowerNet):
+        tower_ids = {id(p) for p in model.visual.parameters()}
+        groups = [{"params": [p for p in model.parameters() if id(p) not in tower_ids], "lr": config.lr}]
+        if not model.frozen:
+            groups.append({"params": list(model.visual.parameters()), "lr": config.lr * config.tower_lr_scale})
+    opt = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, [g["lr"] for g in groups], total_steps=total_steps)
+    return opt, sched
 
 
 def train_bc(dataset, vocabulary: Vocabulary, config: BCConfig, out: str | Path, progress: bool = True) -> dict:
@@ -96,7 +216,7 @@ def train_bc(dataset, vocabulary: Vocabulary, config: BCConfig, out: str | Path,
 
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
-    images, text, labels, episodes = _arrays(dataset, config)
+    model, inputs, text_t, labels, episodes, tower = _setup(dataset, vocabulary, config)
     if labels.max() >= len(vocabulary):
         raise ValueError(f"motion id {labels.max()} is outside the vocabulary of {len(vocabulary)} motions")
     rng = np.random.default_rng(config.seed)
@@ -105,11 +225,9 @@ def train_bc(dataset, vocabulary: Vocabulary, config: BCConfig, out: str | Path,
     val_eps = set(rng.choice(eps, size=n_val, replace=False).tolist()) if n_val else set()
     is_val = np.array([e in val_eps for e in episodes])
     tr = np.flatnonzero(~is_val)
-    images_t, text_t, labels_t = torch.from_numpy(images), torch.from_numpy(text), torch.from_numpy(labels)
-    model = BCNet(config, len(vocabulary))
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    labels_t = torch.from_numpy(labels)
     steps_per_epoch = max(1, math.ceil(len(tr) / config.batch_size))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.lr, total_steps=config.epochs * steps_per_epoch)
+    opt, sched = _optimiser(model, config, config.epochs * steps_per_epoch)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     best, history = -1.0, []
@@ -120,7 +238,7 @@ def train_bc(dataset, vocabulary: Vocabulary, config: BCConfig, out: str | Path,
         total = 0.0
         for b in range(steps_per_epoch):
             idx = torch.from_numpy(order[b * config.batch_size : (b + 1) * config.batch_size])
-            x = _random_shift(images_t[idx], config.shift, gen)
+            x = _random_shift(inputs(idx), config.shift, gen)
             loss = F.cross_entropy(model(x, text_t[idx]), labels_t[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -128,37 +246,35 @@ def train_bc(dataset, vocabulary: Vocabulary, config: BCConfig, out: str | Path,
             sched.step()
             total += loss.item() * len(idx)
         train_loss = total / len(tr)
-        val_acc = _accuracy(model, images_t, text_t, labels_t, np.flatnonzero(is_val)) if val_eps else None
-        train_acc = _accuracy(model, images_t, text_t, labels_t, tr[:2048])
+        val_acc = _accuracy(model, inputs, text_t, labels_t, np.flatnonzero(is_val)) if val_eps else None
+        train_acc = _accuracy(model, inputs, text_t, labels_t, tr[:2048])
         history.append({"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_acc": val_acc})
         bar.set_postfix(loss=f"{train_loss:.3f}", val=f"{val_acc:.2f}" if val_acc is not None else "-")
         score = val_acc if val_acc is not None else train_acc
         if score >= best:
             best = score
             save_model(model, str(out / WEIGHTS_FILE))
-            write_json_atomic(
-                out / CONFIG_FILE,
-                {"config": asdict(config), "vocabulary": vocabulary.to_dict(), "epoch": epoch, "metrics": history[-1]},
-            )
+            meta = {"config": asdict(config), "vocabulary": vocabulary.to_dict(), "epoch": epoch, "metrics": history[-1]}
+            write_json_atomic(out / CONFIG_FILE, {**meta, "tower": tower} if tower is not None else meta)
     (out / "bc_history.json").write_text(json.dumps(history, indent=2))
     return {"best": best, "history": history, "train_samples": int(len(tr)), "val_samples": int(is_val.sum())}
 
 
 @torch.no_grad()
-def _accuracy(model: BCNet, images, text, labels, idx: np.ndarray) -> float:
+def _accuracy(model: nn.Module, inputs, text, labels, idx: np.ndarray) -> float:
     if len(idx) == 0:
         return float("nan")
     model.eval()
     correct = 0
     for b in range(0, len(idx), 256):
         sel = torch.from_numpy(idx[b : b + 256])
-        correct += int((model(images[sel], text[sel]).argmax(1) == labels[sel]).sum())
+        correct += int((model(inputs(sel), text[sel]).argmax(1) == labels[sel]).sum())
     model.train()
     return correct / len(idx)
 
 
 class BCAgent:
-    """A trained BC classifier behind the Agent protocol."""
+    """A trained BC classifier behind the Agent protocol (the CNN or a pretrained tower, as saved)."""
 
     continuous = False
     needs_env = False
@@ -180,7 +296,13 @@ class BCAgent:
                 f"{path} was trained on vocabulary {self.vocabulary.name!r}, not {vocabulary.name!r}; "
                 "a classifier cannot take new motions"
             )
-        self.model = BCNet(self.config, len(self.vocabulary))
+        #: the tower's preprocessing (None for the CNN, which sees nearest-resized uint8 pixels)
+        self.spec: PreprocessSpec | None = None
+        if meta.get("tower") is None:
+            self.model = BCNet(self.config, len(self.vocabulary))
+        else:
+            visual, self.spec = rebuild_tower(meta["tower"])
+            self.model = BCTowerNet(visual, int(meta["tower"]["embed_dim"]), self.config, len(self.vocabulary))
         load_model(self.model, str(path / WEIGHTS_FILE))
         self.model.to(self.device).eval()
 
@@ -191,9 +313,12 @@ class BCAgent:
     def scores(self, observation: dict[str, Any]) -> np.ndarray:
         image = np.asarray(observation["image"])
         single = image.ndim == 3
-        images = resize_images(image[None] if single else image, self.config.image_size)
         texts = [observation["instruction"]] if single else list(observation["instruction"])
-        x = torch.from_numpy(images.transpose(0, 3, 1, 2).copy()).to(self.device)
+        if self.spec is not None:
+            x = preprocess_images(image[None] if single else image, self.spec, self.device)
+        else:
+            images = resize_images(image[None] if single else image, self.config.image_size)
+            x = torch.from_numpy(images.transpose(0, 3, 1, 2).copy()).to(self.device)
         t = torch.from_numpy(instruction_matrix(texts, self.config.text_dim)).to(self.device)
         probs = self.model(x, t).softmax(-1).cpu().numpy()
         return probs[0] if single else probs

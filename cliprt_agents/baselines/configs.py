@@ -15,9 +15,13 @@ __all__ = ["MIN_IMAGE_SIZE", "BCConfig", "PPOConfig"]
 
 @dataclass(frozen=True)
 class BCConfig:
-    image_size: int = field(default=64, metadata={"help": "the square image the CNN sees, in pixels"})
+    image_size: int = field(
+        default=64, metadata={"help": "the square image the CNN sees, in pixels (with --init-from: the tower's own size)"}
+    )
     text_dim: int = field(default=DEFAULT_DIM, metadata={"help": "size of the hashed instruction features"})
-    channels: tuple[int, ...] = field(default=(32, 64, 128), metadata={"help": "channels of each stride-2 convolution"})
+    channels: tuple[int, ...] = field(
+        default=(32, 64, 128), metadata={"help": "channels of each stride-2 convolution (the CNN only)"}
+    )
     hidden: int = field(default=256, metadata={"help": "width of the classifier's hidden layer"})
     epochs: int = field(default=30, metadata={"help": "passes over the training set"})
     batch_size: int = field(default=64, metadata={"help": "samples per optimiser step"})
@@ -26,6 +30,20 @@ class BCConfig:
     shift: int = field(default=4, metadata={"help": "random-shift augmentation, pixels (0: off)"})
     val_fraction: float = field(default=0.1, metadata={"help": "fraction of episodes held out for validation"})
     seed: int = field(default=0, metadata={"help": "random seed: weights, shuffling, the validation split"})
+    init_from: str | None = field(
+        default=None,
+        metadata={
+            "help": "a CLIP-RT checkpoint (a run dir, model dir, or the name of a checkpoint shipped with the package) "
+            "whose image tower BC starts from, with its preprocessing, instead of the CNN (default: the CNN from scratch)"
+        },
+    )
+    tower_lr_scale: float = field(
+        default=0.1, metadata={"help": "with --init-from: the tower's learning rate as a fraction of --lr (0: frozen tower)"}
+    )
+
+    def __post_init__(self) -> None:
+        if self.tower_lr_scale < 0:
+            raise ValueError(f"tower_lr_scale must be >= 0, got {self.tower_lr_scale}")
 
 
 #: The smallest image SB3's default CNN feature extractor (NatureCNN) accepts.
