@@ -37,6 +37,11 @@ def _register_corpus(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", type=Path, required=True, help="corpus folder (one dataset per task, corpus.json)")
     add_config_flags(p, CorpusConfig)
+    p.add_argument(
+        "--driver",
+        metavar="CHECKPOINT",
+        help="a CLIP-RT policy that drives with --driver-prob; its states are labelled by the expert (DAgger)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_pretrain_data)
 
@@ -71,7 +76,14 @@ def cmd_pretrain_data(args: argparse.Namespace) -> int:
     from cliprt_data.corpus import CorpusConfig, generate_corpus
 
     config = config_from_flags(CorpusConfig, args)
-    report = generate_corpus(config, args.out, progress=not args.no_progress)
+    driver = None
+    if args.driver is not None:
+        from cliprt_agents.policy import load_policy
+
+        if config.driver_prob <= 0:
+            raise ValueError("--driver needs --driver-prob > 0 (the chance per step that the driver's motion runs)")
+        driver = load_policy(args.driver, device="cpu")
+    report = generate_corpus(config, args.out, progress=not args.no_progress, driver=driver, driver_name=args.driver)
     brief = {k: report[k] for k in ("recipe_hash", "episodes", "steps", "labelled_steps", "seconds", "steps_per_second")}
     print(json.dumps({**brief, "corpus": str(Path(args.out).resolve())}, indent=2), flush=True)
     return 0

@@ -13,6 +13,11 @@ the benchmark's scenes:
   learner so sees states off the expert's path with the right motion there
   (DART-style noise injection; what STA does for one demonstration, at
   corpus scale and labelled by the expert);
+- with a *driver* (a policy, e.g. the last pretrained model) the states come
+  from where that policy goes: at each step, with probability
+  ``driver_prob``, the driver's motion runs, and the step is labelled with the
+  expert's motion at that state (DAgger). The learner then sees the states
+  its own mistakes lead to, with the way back;
 - supervision is spoken the way people speak (random paraphrases of the
   motion), instructions use the tasks' phrasings.
 
@@ -55,6 +60,10 @@ class CorpusConfig:
     step_limit_factor: float = field(default=2.0, metadata={"help": "episodes may run this many times the task's step limit"})
     variation: bool = field(default=True, metadata={"help": "new colours, light and camera poses at every reset"})
     paraphrase: bool = field(default=True, metadata={"help": "paraphrased supervision (as people speak)"})
+    driver_prob: float = field(
+        default=0.0,
+        metadata={"help": "with a driver policy: chance per step that the policy's motion runs (labelled by the expert)"},
+    )
     first_episode: int = field(
         default=0, metadata={"help": "corpus seed index of the first episode (another corpus: a disjoint range)"}
     )
@@ -70,6 +79,8 @@ class CorpusConfig:
             raise ValueError("step_limit_factor must be >= 1")
         if self.first_episode < 0:
             raise ValueError("first_episode must be >= 0")
+        if not 0.0 <= self.driver_prob <= 1.0:
+            raise ValueError("driver_prob must be in [0, 1]")
         object.__setattr__(self, "tasks", tuple(self.tasks))
 
     def to_dict(self) -> dict[str, Any]:
@@ -104,8 +115,17 @@ def perturbation_motions(vocabulary: Any) -> np.ndarray:
     return np.flatnonzero(small_move & small_turn)
 
 
-def generate_corpus(config: CorpusConfig, out: str | Path, *, progress: bool = True) -> dict[str, Any]:
-    """Write the corpus under ``out`` (resuming a partial one); returns the report (also ``out/corpus.json``)."""
+def generate_corpus(
+    config: CorpusConfig, out: str | Path, *, progress: bool = True, driver: Any = None, driver_name: str | None = None
+) -> dict[str, Any]:
+    """Write the corpus under ``out`` (resuming a partial one); returns the report (also ``out/corpus.json``).
+
+    ``driver`` is an agent (``reset(instruction)``, ``act(obs)``) whose motions
+    run with probability ``config.driver_prob``; ``driver_name`` (e.g. its
+    checkpoint) is recorded with the recipe.
+    """
+    if config.driver_prob > 0 and driver is None:
+        raise ValueError("driver_prob > 0 needs a driver policy (cliprt pretrain-data --driver CHECKPOINT)")
     from cliprt_envs.files import atomic_write_json
 
     out = Path(out).resolve()
@@ -113,17 +133,18 @@ def generate_corpus(config: CorpusConfig, out: str | Path, *, progress: bool = T
     existing = out / CORPUS_FILE
     if existing.exists():
         old = json.loads(existing.read_text())
-        if old.get("recipe_hash") != config.recipe_hash():
-            raise ValueError(f"{out} holds a corpus of another recipe ({old.get('recipe_hash')}); choose another --out")
+        if old.get("recipe_hash") != config.recipe_hash() or old.get("driver") != driver_name:
+            raise ValueError(f"{out} holds a corpus of another recipe or driver ({old.get('recipe_hash')}); choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     reports = {}
     for i, task in enumerate(tasks):
-        reports[task] = _task_corpus(config, task, i, out / task, progress)
+        reports[task] = _task_corpus(config, task, i, out / task, progress, driver)
     seconds = sum(r["seconds"] for r in reports.values())
     steps = sum(r["steps"] for r in reports.values())
     report = {
         "recipe": config.to_dict(),
         "recipe_hash": config.recipe_hash(),
+        "driver": driver_name,
         "tasks": reports,
         "episodes": sum(r["episodes"] for r in reports.values()),
         "steps": steps,
@@ -144,7 +165,7 @@ def corpus_datasets(folder: str | Path) -> list[Path] | None:
     return [Path(folder).absolute() / name for name in json.loads(report.read_text())["datasets"]]
 
 
-def _task_corpus(config: CorpusConfig, task: str, task_index: int, folder: Path, progress: bool) -> dict[str, Any]:
+def _task_corpus(config: CorpusConfig, task: str, task_index: int, folder: Path, progress: bool, driver: Any) -> dict[str, Any]:
     """One task's dataset (reused when complete, redone when a previous run stopped inside it)."""
     from cliprt_envs.files import atomic_write_json
 
@@ -154,14 +175,14 @@ def _task_corpus(config: CorpusConfig, task: str, task_index: int, folder: Path,
     if folder.exists():
         shutil.rmtree(folder)
     start = time.perf_counter()
-    counts = _record_task(config, task, task_index, folder, progress)
+    counts = _record_task(config, task, task_index, folder, progress, driver)
     seconds = time.perf_counter() - start
     report = {"task": task, **counts, "seconds": seconds, "steps_per_second": counts["steps"] / max(seconds, 1e-9)}
     atomic_write_json(done, report)
     return report
 
 
-def _record_task(config: CorpusConfig, task: str, task_index: int, folder: Path, progress: bool) -> dict[str, int]:
+def _record_task(config: CorpusConfig, task: str, task_index: int, folder: Path, progress: bool, driver: Any) -> dict[str, int]:
     import gymnasium as gym
     from tqdm.auto import tqdm
 
@@ -186,7 +207,7 @@ def _record_task(config: CorpusConfig, task: str, task_index: int, folder: Path,
     bar = tqdm(total=config.episodes_per_task, desc=f"corpus {task}", unit="ep", disable=not progress, dynamic_ncols=True)
     try:
         for k in range(config.episodes_per_task):
-            success, steps, labelled = _episode(recorder, config, corpus_reset_seed(first + k), rng)
+            success, steps, labelled = _episode(recorder, config, corpus_reset_seed(first + k), rng, driver)
             counts["episodes"] += 1
             counts["successes"] += int(success)
             counts["steps"] += steps
@@ -198,15 +219,17 @@ def _record_task(config: CorpusConfig, task: str, task_index: int, folder: Path,
     return counts
 
 
-def _episode(recorder: Any, config: CorpusConfig, seed: int, rng: np.random.Generator) -> tuple[bool, int, int]:
-    """One perturbed expert episode: ``(success, steps, labelled steps)``."""
+def _episode(recorder: Any, config: CorpusConfig, seed: int, rng: np.random.Generator, driver: Any) -> tuple[bool, int, int]:
+    """One perturbed (and possibly driven) expert episode: ``(success, steps, labelled steps)``."""
     from cliprt_envs.language_env import expert_action
     from cliprt_envs.motions import random_paraphrase
 
     vocabulary = recorder.vocabulary
     noise = perturbation_motions(vocabulary)
-    recorder.reset(seed=seed)
-    recorder.annotate_episode(perturb_prob=config.perturb_prob, corpus_seed=seed)
+    obs, _ = recorder.reset(seed=seed)
+    recorder.annotate_episode(perturb_prob=config.perturb_prob, driver_prob=config.driver_prob, corpus_seed=seed)
+    if driver is not None:
+        driver.reset(obs["instruction"])
     burst = steps = labelled = 0
     info: dict[str, Any] = {}
     done = False
@@ -215,11 +238,15 @@ def _episode(recorder: Any, config: CorpusConfig, seed: int, rng: np.random.Gene
             burst = int(rng.integers(1, config.max_burst + 1))
         if burst > 0:
             burst -= 1
-            _, _, terminated, truncated, info = recorder.step(int(rng.choice(noise)), step_kind="perturb", labelled=False)
+            obs, _, terminated, truncated, info = recorder.step(int(rng.choice(noise)), step_kind="perturb", labelled=False)
         else:
             motion = int(expert_action(recorder))
             text = random_paraphrase(vocabulary, motion, rng) if config.paraphrase else vocabulary.text(motion)
-            _, _, terminated, truncated, info = recorder.step(motion, supervision=text)
+            if driver is not None and rng.random() < config.driver_prob:
+                executed = int(np.asarray(driver.act(obs)).reshape(-1)[0])
+                obs, _, terminated, truncated, info = recorder.step(executed, supervision=text, step_kind="policy", label=motion)
+            else:
+                obs, _, terminated, truncated, info = recorder.step(motion, supervision=text)
             labelled += 1
         steps += 1
         done = terminated or truncated

@@ -117,17 +117,24 @@ class DatasetRecorder(gym.Wrapper):
         supervision: str | None = None,
         step_kind: str | None = None,
         labelled: bool | None = None,
+        label: int | None = None,
     ) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         """Step the env and record the step.
 
         ``supervision`` is the language the step was asked for, stored as
         given (default: the motion's own text). ``labelled=False`` keeps the
-        step out of training labels.
+        step out of training labels. ``label`` is the motion id the step is
+        labelled with when it is not the one executed (an expert's answer at
+        this state while a policy drives, DAgger-style); the executed action
+        stays in the episode's actions.
         """
         if self._episode is None:
             raise RuntimeError("call reset() before step(); the recorder records whole episodes")
         obs, reward, terminated, truncated, info = self.env.step(action)
-        motion_id, low_level = self._labels(action, info)
+        if label is None:
+            motion_id, low_level = self._labels(action, info)
+        else:
+            motion_id, low_level = int(label), self.vocabulary.delta(int(label)).astype(np.float32)
         if supervision is None:
             supervision = self.vocabulary.text(motion_id) if motion_id >= 0 else ""
         state = self._save_state()

@@ -88,3 +88,32 @@ def test_novel_tasks_are_refused():
 
     with pytest.raises(ValueError, match="Common tasks only"):
         corpus_tasks(CorpusConfig(tasks=("NoSuchTask",)))
+
+
+def test_a_driver_runs_its_motions_and_every_step_keeps_the_experts_label(tmp_path):
+    import cliprt_envs  # noqa: F401
+    from cliprt_data.augment.agreement import expert_labels_at_states
+    from cliprt_data.corpus import CorpusConfig, generate_corpus
+    from cliprt_data.storage import DatasetReader
+
+    class Stubborn:  # always the same motion: far from what the expert wants
+        def reset(self, instruction):
+            self.instruction = instruction
+
+        def act(self, obs):
+            return 3
+
+    config = CorpusConfig(episodes_per_task=1, tasks=("PointTo",), perturb_prob=0.0, driver_prob=1.0, step_limit_factor=1.0)
+    with pytest.raises(ValueError, match="needs a driver"):
+        generate_corpus(config, tmp_path / "none", progress=False)
+    generate_corpus(config, tmp_path / "c", progress=False, driver=Stubborn(), driver_name="stubborn")
+    env = gym.make("CLIPRT-UR5Sim-PointTo-v0", image_size=64)
+    with DatasetReader(tmp_path / "c" / "PointTo") as reader:
+        ep = reader.episode(0, images=False)
+    assert set(ep.step_kinds) == {"policy"} and ep.labelled.all()
+    assert (np.asarray(ep.actions).reshape(-1) == 3).all()  # what ran
+    np.testing.assert_array_equal(ep.motion_ids, expert_labels_at_states(env.unwrapped, ep))  # what it is labelled with
+    assert (ep.motion_ids != 3).any()
+    env.close()
+    with pytest.raises(ValueError, match="another recipe or driver"):
+        generate_corpus(config, tmp_path / "c", progress=False, driver=Stubborn(), driver_name="another")
