@@ -6,11 +6,13 @@ import argparse
 from pathlib import Path
 
 DESCRIPTION = (
-    "The main job: teach the MuJoCo UR5 twin with language, end to end. It collects demonstrations per sim task "
-    "(a scripted user speaks each motion; the translator maps the words back to motions), adds stochastic-trajectory-"
-    "augmentation trajectories, trains one multi-task CLIP-RT and the baselines (CLIP-RT-Passive without augmentation, "
-    "a behaviour-cloning CNN, PPO), benchmarks them with the scripted expert and a random agent on held-out seeded "
-    "episodes, and prints the results table. Everything goes under --out; running the same command again resumes "
+    "The main job: teach the MuJoCo UR5 twin with language, end to end. It collects demonstrations per sim task, "
+    "Common and Novel (a scripted user speaks each motion; the translator maps the words back to motions), adds "
+    "stochastic-trajectory-augmentation trajectories, fine-tunes one multi-task CLIP-RT from the pretrained checkpoint "
+    "shipped with the package and trains the baselines on the same data (CLIP-RT-Passive without augmentation, "
+    "CLIP-RT-Action, behaviour cloning from scratch and from the checkpoint's image tower, PPO; CLIP-RT-Zero is the "
+    "checkpoint as shipped), benchmarks them with the scripted expert and a random agent on held-out seeded "
+    "episodes, and prints the results tables. Everything goes under --out; running the same command again resumes "
     "finished stages. --smoke runs every stage at a tiny scale (about a minute on 2 CPU cores) to check that "
     "the whole job works; its success rates mean nothing."
 )
@@ -39,10 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--smoke",
         action="store_true",
         help=f"every stage at a tiny scale ({' and '.join(s.tasks)}, {s.demos_per_task} demos each, "
-        f"{s.clip_epochs} CLIP-RT epochs, {s.eval_episodes} episodes per task and agent): about a minute on a 2-core CPU",
+        f"{s.clip_steps} CLIP-RT steps, {s.eval_episodes} episodes per task and agent): about a minute on a 2-core CPU",
     )
-    size.add_argument("--full", action="store_true", help="the larger protocol (more data and episodes, ViT-B-32) for GPUs")
-    p.add_argument("--ablations", action="store_true", help="also train and benchmark CLIP-RT-Action")
+    size.add_argument("--full", action="store_true", help="the larger protocol (more data, steps and episodes) for GPUs")
+    p.add_argument("--ablations", action="store_true", help="also train and benchmark CLIP-RT on STA with the other labelling")
     p.add_argument("--tasks", nargs="+", help=f"task names (default: every sim task; --smoke: {' '.join(s.tasks)})")
     p.add_argument("--demos", type=int, help=f"demonstrations per task (default {d.demos_per_task}; --smoke {s.demos_per_task})")
     p.add_argument(
@@ -50,7 +52,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         help=f"benchmark episodes per task and agent (default {d.eval_episodes}; --smoke {s.eval_episodes})",
     )
-    p.add_argument("--clip-epochs", type=int, help=f"CLIP-RT training epochs (default {d.clip_epochs}; --smoke {s.clip_epochs})")
+    p.add_argument("--clip-steps", type=int, help=f"CLIP-RT fine-tuning steps (default {d.clip_steps}; --smoke {s.clip_steps})")
+    p.add_argument(
+        "--init",
+        help=f"the pretrained CLIP-RT checkpoint to fine-tune (default {d.init}, shipped with the package; "
+        "'none': from scratch with --model)",
+    )
+    p.add_argument(
+        "--sta-labels",
+        choices=("heuristic", "expert"),
+        help=f"STA labels: the paper's heuristic or the expert's (default {d.sta_labels})",
+    )
     p.add_argument("--ppo-steps", type=int, help=f"PPO environment steps (default {d.ppo_steps}; --smoke {s.ppo_steps})")
     p.add_argument(
         "--camera", choices=("front", "side", "wrist"), help=f"the view recorded and seen by every agent (default {d.camera})"
@@ -58,17 +70,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--fusion", choices=("sum", "product"), help=f"CLIP-RT context: the paper's sum or sum + product (default {d.fusion})"
     )
-    p.add_argument("--model", help=f"CLIP-RT backbone (default {d.backbone}; CLIPRT-TinyConv has a CNN image tower)")
+    p.add_argument("--model", help=f"CLIP-RT backbone with --init none (default {d.backbone})")
     p.set_defaults(func=cmd_demo)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     import json
     import time
+    from dataclasses import replace
 
     from cliprt.demo.pipeline import DemoConfig, run_demo, with_overrides
 
-    for name in ("demos", "episodes", "clip_epochs", "ppo_steps"):
+    for name in ("demos", "episodes", "clip_steps", "ppo_steps"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
@@ -82,18 +95,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
         config,
         demos_per_task=args.demos,
         eval_episodes=args.episodes,
-        clip_epochs=args.clip_epochs,
+        clip_steps=args.clip_steps,
         ppo_steps=args.ppo_steps,
         tasks=tuple(args.tasks) if args.tasks else None,
         ablations=True if args.ablations else None,
         camera=args.camera,
         fusion=args.fusion,
         backbone=args.model,
+        sta_labels=args.sta_labels,
     )
+    if args.init is not None:
+        config = replace(config, init=None if args.init.strip().lower() == "none" else args.init)
     start = time.perf_counter()
     results = run_demo(config)
     print()
     print(results["bench"]["table"])
+    print()
+    print(results["bench"]["sets_table"])
     elapsed = time.perf_counter() - start
     (config.out / "demo_results.json").write_text(json.dumps(results, indent=2, default=str))
     print(

@@ -1,16 +1,22 @@
 """The main job: teach the sim robot with language, end to end.
 
-    collect   10 demonstrations per task, spoken by the scripted language user
-              and translated back to motions (the path a person's words take)
+    collect   10 demonstrations per task (Common and Novel), spoken by the
+              scripted language user and translated back to motions (the
+              path a person's words take)
     augment   3 stochastic-trajectory-augmentation (STA) trajectories per demo
-    train     CLIP-RT on demos + STA (one multi-task policy); baselines:
-              CLIP-RT-Passive (demos only), behaviour cloning (small CNN),
-              PPO (stable-baselines3, task reward); CLIP-RT-Action in ablations
-    bench     every agent on held-out seeded episodes of every task
+    train     CLIP-RT fine-tuned from the shipped pretrained checkpoint on
+              demos + STA (one multi-task policy); baselines on the same data:
+              CLIP-RT-Passive (no STA), CLIP-RT-Action (motions as learned
+              tokens, same start), CLIP-RT-Zero (the checkpoint as it ships),
+              BC (a CNN from scratch, and from the checkpoint's image tower),
+              PPO (stable-baselines3, task reward)
+    bench     every agent on held-out seeded episodes of every task; Common
+              and Novel means with 95% Wilson intervals
 
 Each stage writes ``<out>/stages/<name>.json`` when it finishes; running the
 same command again skips finished stages (and the training and benchmark
 stages resume inside themselves), so an interrupted demo loses little.
+``--ablations`` adds CLIP-RT trained on expert-labelled STA.
 """
 
 from __future__ import annotations
@@ -21,10 +27,15 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from cliprt.demo.layout import demo_dir, sta_dir
+from cliprt.demo.training import train_bc_baseline, train_clip_rt, train_ppo_baseline
 from cliprt_envs.registry import SIM_TASKS
 
-#: Benchmarks use init-state seed 1 (indices 1_000_000+); collection uses reset(seed=0..).
+#: Benchmarks use init-state seed 1 (reset seeds 1_000_000+, cliprt_envs.seeds); collection uses reset(seed=0..).
 EVAL_SEED = 1
+
+#: The pretrained checkpoint shipped with the package that CLIP-RT starts from.
+SHIPPED_CHECKPOINT = "cliprt-ur5sim-v1"
 
 
 @dataclass(frozen=True)
@@ -33,32 +44,31 @@ class DemoConfig:
     tasks: tuple[str, ...] = field(default_factory=lambda: tuple(e.name for e in SIM_TASKS))
     demos_per_task: int = 10
     sta_per_demo: int = 3
+    sta_labels: str = "heuristic"  # the paper's; "expert" relabels every STA state with the scripted expert
     image_size: int = 64
-    camera: str = "front"  # the view every agent sees (and the data records)
-    backbone: str = "CLIPRT-Tiny"
+    camera: str = "wrist"  # the view every agent sees (and the data records); the checkpoint was pretrained on it
+    init: str | None = SHIPPED_CHECKPOINT  # CLIP-RT's start; None: from scratch with backbone/pretrained/fusion
+    backbone: str = "CLIPRT-TinyConv"
     pretrained: str | None = None
-    fusion: str = "sum"  # the paper's; "product" can choose objects by name (ModelConfig.fusion)
-    clip_epochs: int = 8
+    fusion: str = "product"
+    clip_steps: int = 300
     clip_batch_size: int = 64
-    clip_lr: float = 5e-4
+    clip_lr: float = 1e-4
     bc_epochs: int = 15
     ppo_steps: int = 4096
-    eval_episodes: int = 10
+    eval_episodes: int = 20
     num_envs: int = 2
     ablations: bool = False
     seed: int = 0
 
     @classmethod
     def full(cls, out: Path) -> DemoConfig:
-        """The larger protocol for machines with a GPU."""
+        """The larger protocol for machines with a GPU (more demonstrations, steps and episodes)."""
         return cls(
             out,
             demos_per_task=20,
-            image_size=224,
-            backbone="ViT-B-32",
-            clip_epochs=50,
+            clip_steps=2000,
             clip_batch_size=128,
-            clip_lr=1e-4,
             bc_epochs=60,
             ppo_steps=200_000,
             eval_episodes=50,
@@ -78,7 +88,7 @@ class DemoConfig:
             tasks=("PointTo", "Pick"),
             demos_per_task=3,
             sta_per_demo=1,
-            clip_epochs=2,
+            clip_steps=4,
             clip_batch_size=16,
             bc_epochs=2,
             ppo_steps=256,
@@ -109,14 +119,6 @@ def _stage(config: DemoConfig, name: str, fn, *args: Any) -> dict:
     return result
 
 
-def _demo_dir(config: DemoConfig, task: str) -> Path:
-    return config.out / "data" / f"{task.lower()}-demos-v0"
-
-
-def _sta_dir(config: DemoConfig, task: str) -> Path:
-    return config.out / "data" / f"{task.lower()}-sta-v0"
-
-
 def collect(config: DemoConfig) -> dict:
     import shutil
 
@@ -124,7 +126,7 @@ def collect(config: DemoConfig) -> dict:
 
     reports = {}
     for task, env_id in zip(config.tasks, config.env_ids):
-        out = _demo_dir(config, task)
+        out = demo_dir(config, task)
         if out.exists():  # a half-written folder from an interrupted run: collect it again
             shutil.rmtree(out)
         cfg = CollectConfig(env_id, config.demos_per_task, seed=config.seed, image_size=config.image_size, camera=config.camera)
@@ -132,114 +134,59 @@ def collect(config: DemoConfig) -> dict:
     return {"reports": reports}
 
 
-def augment(config: DemoConfig) -> dict:
+def augment(config: DemoConfig, labels: str | None = None) -> dict:
     import shutil
 
     from cliprt_data.augment import STAConfig, augment_dataset
 
+    labels = labels or config.sta_labels
     reports = {}
     for task in config.tasks:
-        out = _sta_dir(config, task)
+        out = sta_dir(config, task, labels)
         if out.exists():
             shutil.rmtree(out)
-        reports[task] = augment_dataset(
-            [_demo_dir(config, task)], out, STAConfig(per_demo=config.sta_per_demo, seed=config.seed), progress=True
-        )
-    return {"reports": reports}
-
-
-def _dataset(config: DemoConfig, augmented: bool):
-    from cliprt_data.datasets import load_training_dataset
-
-    dirs = [(_sta_dir if augmented else _demo_dir)(config, t) for t in config.tasks]
-    return load_training_dataset(dirs)
-
-
-def train_clip_rt(config: DemoConfig, name: str, augmented: bool, variant: str = "language") -> dict:
-    from cliprt_agents.config import ModelConfig, TrainConfig
-    from cliprt_agents.data import split_by_episode
-    from cliprt_agents.train import train
-
-    dataset = _dataset(config, augmented)
-    model_cfg = ModelConfig(backbone=config.backbone, pretrained=config.pretrained, variant=variant, fusion=config.fusion)
-    # With few demonstrations the training split can be smaller than one batch: take it all as the batch.
-    val_fraction = TrainConfig.val_fraction
-    n_train = len(split_by_episode(dataset, val_fraction, config.seed)[0])
-    batch_size = min(config.clip_batch_size, n_train)
-    if batch_size < 2:
-        raise ValueError(
-            f"{name} has {n_train} training sample(s), too few to train on (its loss compares samples within a batch); "
-            f"run with more --demos (now {config.demos_per_task})"
-        )
-    steps_per_epoch = max(1, n_train // batch_size)
-    train_cfg = TrainConfig(
-        epochs=config.clip_epochs,
-        batch_size=batch_size,
-        lr=config.clip_lr,
-        warmup_steps=min(100, steps_per_epoch),
-        val_fraction=val_fraction,
-        val_every=steps_per_epoch * 5,
-        checkpoint_every=steps_per_epoch * 2,
-        num_workers=0,
-        seed=config.seed,
-    )
-    result = train(model_cfg, train_cfg, dataset, config.out / "models" / name)
-    return {
-        "samples": len(dataset),
-        "batch_size": batch_size,
-        "result": asdict(result) if hasattr(result, "__dataclass_fields__") else str(result),
-    }
-
-
-def train_bc_baseline(config: DemoConfig) -> dict:
-    from cliprt_agents.baselines.bc import BCConfig, train_bc
-    from cliprt_envs.motions import default_vocabulary
-
-    dataset = _dataset(config, augmented=True)
-    metrics = train_bc(
-        dataset,
-        default_vocabulary(),
-        BCConfig(image_size=config.image_size, epochs=config.bc_epochs, seed=config.seed),
-        config.out / "models" / "bc",
-    )
-    return {"samples": len(dataset), "best_val_accuracy": metrics["best"]}
-
-
-def train_ppo_baseline(config: DemoConfig) -> dict:
-    from cliprt_agents.baselines.ppo import PPOConfig, train_ppo
-
-    cfg = PPOConfig(
-        env_ids=config.env_ids,
-        total_timesteps=config.ppo_steps,
-        n_envs=config.num_envs,
-        render_size=config.image_size,
-        image_size=config.image_size,
-        camera=config.camera,
-        seed=config.seed,
-    )
-    train_ppo(cfg, config.out / "models" / "ppo")
-    return {"timesteps": config.ppo_steps}
+        sta = STAConfig(per_demo=config.sta_per_demo, seed=config.seed, labels=labels)
+        reports[task] = augment_dataset([demo_dir(config, task)], out, sta, progress=True)
+    return {"reports": reports, "labels": labels}
 
 
 def agent_specs(config: DemoConfig) -> list[str]:
+    """``label:kind=checkpoint`` of every agent the main job benchmarks."""
     models = config.out / "models"
-    specs = [
-        "expert",
-        "random",
-        f"clip-rt:clip-rt={models / 'clip-rt'}",
-        f"clip-rt-passive:clip-rt={models / 'clip-rt-passive'}",
-        f"bc:bc={models / 'bc'}",
-        f"ppo:ppo={models / 'ppo'}",
-    ]
+    specs = ["expert", "random", f"clip-rt:clip-rt={models / 'clip-rt'}", f"clip-rt-passive:clip-rt={models / 'clip-rt-passive'}"]
+    if config.init is not None:
+        specs += [f"clip-rt-action:clip-rt={models / 'clip-rt-action'}", f"clip-rt-zero:clip-rt={config.init}"]
+    specs += [f"bc:bc={models / 'bc'}"]
+    if config.init is not None:
+        specs.append(f"bc-pretrained:bc={models / 'bc-pretrained'}")
+    specs.append(f"ppo:ppo={models / 'ppo'}")
     if config.ablations:
-        specs.append(f"clip-rt-action:clip-rt={models / 'clip-rt-action'}")
+        name = f"clip-rt-{other_labels(config)}-sta"
+        specs.append(f"{name}:clip-rt={models / name}")
     return specs
+
+
+def other_labels(config: DemoConfig) -> str:
+    """The STA labelling the ablation compares with the main job's."""
+    return "expert" if config.sta_labels == "heuristic" else "heuristic"
+
+
+def task_sets(config: DemoConfig) -> dict[str, list[str]]:
+    """The main job's env ids grouped into Common and Novel tasks (a set with none of its tasks is left out)."""
+    from cliprt_envs.registry import sim_task_entry
+
+    sets: dict[str, list[str]] = {}
+    for task, env_id in zip(config.tasks, config.env_ids):
+        kind = getattr(sim_task_entry(task).task_class, "task_set", "common")
+        sets.setdefault(kind.capitalize(), []).append(env_id)
+    return sets
 
 
 def bench(config: DemoConfig) -> dict:
     from cliprt.evaluation.report import markdown_table, write_reports
     from cliprt.evaluation.runner import run_benchmark
     from cliprt.evaluation.settings import BenchConfig
+    from cliprt.evaluation.stats import set_summary, set_table
     from cliprt_agents.registry import AgentSpec
 
     bench_cfg = BenchConfig(
@@ -249,14 +196,19 @@ def bench(config: DemoConfig) -> dict:
         num_envs=config.num_envs,
         image_size=config.image_size,
         camera=config.camera,
+        trace=True,
     )
     agents = [AgentSpec.parse(s) for s in agent_specs(config)]
     out = config.out / "bench"
     rows = run_benchmark(bench_cfg, agents, out)
     summary = write_reports(out, rows, asdict(bench_cfg), {a.label: a.checkpoint for a in agents})
+    sets = set_summary(rows, task_sets(config))
+    (out / "task_sets.json").write_text(json.dumps(sets, indent=2))
     return {
         "table": markdown_table(summary),
+        "sets_table": set_table(sets),
         "mean_success": {a: s["overall"]["mean_task_success_rate"] for a, s in summary.items()},
+        "sets": sets,
     }
 
 
@@ -271,13 +223,22 @@ def run_demo(config: DemoConfig) -> dict:
         "augment": _stage(config, "augment", augment, config),
         "train_clip_rt": _stage(config, "train_clip_rt", train_clip_rt, config, "clip-rt", True),
         "train_clip_rt_passive": _stage(config, "train_clip_rt_passive", train_clip_rt, config, "clip-rt-passive", False),
-        "train_bc": _stage(config, "train_bc", train_bc_baseline, config),
-        "train_ppo": _stage(config, "train_ppo", train_ppo_baseline, config),
     }
-    if config.ablations:
+    if config.init is not None:
         results["train_clip_rt_action"] = _stage(
             config, "train_clip_rt_action", train_clip_rt, config, "clip-rt-action", True, "action_tokens"
         )
+    results["train_bc"] = _stage(config, "train_bc", train_bc_baseline, config)
+    if config.init is not None:
+        results["train_bc_pretrained"] = _stage(
+            config, "train_bc_pretrained", train_bc_baseline, config, "bc-pretrained", config.init
+        )
+    results["train_ppo"] = _stage(config, "train_ppo", train_ppo_baseline, config)
+    if config.ablations:
+        other = other_labels(config)
+        results[f"augment_{other}"] = _stage(config, f"augment_{other}", augment, config, other)
+        name = f"clip-rt-{other}-sta"
+        results[f"train_{name}"] = _stage(config, f"train_{name}", train_clip_rt, config, name, True, "language", other)
     results["bench"] = _stage(config, "bench_ablations" if config.ablations else "bench", bench, config)
     results["total_seconds_this_run"] = time.perf_counter() - start
     return results

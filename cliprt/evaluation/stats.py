@@ -69,3 +69,46 @@ def _summary(eps: list[dict]) -> dict:
         "policy_steps_per_second": steps / policy if policy > 0 else None,
         "env_steps_per_second": steps / env if env > 0 else None,
     }
+
+
+def set_summary(rows: Iterable[dict], sets: dict[str, list[str]]) -> dict[str, dict[str, dict]]:
+    """Per agent and task set (e.g. Common, Novel): mean task success and the pooled 95% Wilson interval.
+
+    ``sets`` maps a set's name to its env ids. The interval is over every
+    episode of the set's tasks (each task has the same number of episodes).
+    """
+    rows = list(rows)
+    out: dict[str, dict[str, dict]] = {}
+    for agent in sorted({r["agent"] for r in rows}):
+        for name, env_ids in sets.items():
+            eps = [r for r in rows if r["agent"] == agent and r["env_id"] in env_ids]
+            if not eps:
+                continue
+            per_task = [
+                sum(bool(r["success"]) for r in eps if r["env_id"] == e) / max(1, sum(r["env_id"] == e for r in eps))
+                for e in env_ids
+                if any(r["env_id"] == e for r in eps)
+            ]
+            wins = sum(bool(r["success"]) for r in eps)
+            out.setdefault(agent, {})[name] = {
+                "tasks": len(per_task),
+                "episodes": len(eps),
+                "successes": wins,
+                "mean_task_success_rate": sum(per_task) / len(per_task),
+                "ci95": list(wilson_interval(wins, len(eps))),
+            }
+    return out
+
+
+def set_table(sets: dict[str, dict[str, dict]]) -> str:
+    """Markdown: rows agents, columns task sets, cells ``mean % [95% CI]``."""
+    names = list(dict.fromkeys(n for per_agent in sets.values() for n in per_agent))
+    lines = ["| agent | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
+    for agent, per_set in sets.items():
+        cells = []
+        for n in names:
+            s = per_set.get(n)
+            lo, hi = (0.0, 0.0) if s is None else s["ci95"]
+            cells.append("-" if s is None else f"{100 * s['mean_task_success_rate']:.1f} [{100 * lo:.0f}-{100 * hi:.0f}]")
+        lines.append(f"| {agent} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -15,14 +15,15 @@ import pytest
 from cliprt.demo.pipeline import DemoConfig, run_demo
 
 
-def _tiny(out) -> DemoConfig:
+def _tiny(out, init: str | None = None) -> DemoConfig:
     return DemoConfig(
         out,
         tasks=("PointTo",),
         demos_per_task=2,
         sta_per_demo=1,
         image_size=40,
-        clip_epochs=1,
+        init=init,
+        clip_steps=2,
         clip_batch_size=8,
         bc_epochs=1,
         ppo_steps=128,
@@ -31,34 +32,54 @@ def _tiny(out) -> DemoConfig:
     )
 
 
-def test_demo_end_to_end_then_resume_and_refuse_other_settings(tmp_path):
-    config = _tiny(tmp_path / "demo")
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory) -> str:
+    """A CLIPRT-TinyConv checkpoint made in 2 steps (what the shipped pretrained one is, in miniature)."""
+    from cliprt_agents.config import TINY_CONV_MODEL, ModelConfig, TrainConfig
+    from cliprt_agents.synthetic import SyntheticMotionDataset
+    from cliprt_agents.train import train
+
+    out = tmp_path_factory.mktemp("pretrained") / "run"
+    config = TrainConfig(max_steps=2, batch_size=8, num_workers=0, val_fraction=0.0, progress=False)
+    model = ModelConfig(backbone=TINY_CONV_MODEL, pretrained=None, fusion="product", image_size=64)
+    train(model, config, SyntheticMotionDataset(32), out)
+    return str(out)
+
+
+def test_demo_end_to_end_then_resume_and_refuse_other_settings(tmp_path, tiny_checkpoint):
+    config = _tiny(tmp_path / "demo", init=tiny_checkpoint)
     results = run_demo(config)
     summary = json.loads((config.out / "bench" / "results.json").read_text())["summary"]
-    assert {"expert", "random", "clip-rt", "clip-rt-passive", "bc", "ppo"} <= set(summary)
-    assert "| expert |" in results["bench"]["table"]
+    agents = {"expert", "random", "clip-rt", "clip-rt-passive", "clip-rt-action", "clip-rt-zero", "bc", "bc-pretrained", "ppo"}
+    assert agents == set(summary)
+    assert "| expert |" in results["bench"]["table"] and "| clip-rt-zero |" in results["bench"]["sets_table"]
+    assert set(results["bench"]["sets"]["clip-rt"]) == {"Common"}
     assert (config.out / "bench" / "success.png").is_file()
     stages = {p.stem for p in (config.out / "stages").glob("*.json")}
-    assert {"collect", "augment", "train_clip_rt", "train_clip_rt_passive", "train_bc", "train_ppo", "bench"} <= stages
+    assert {"collect", "augment", "train_clip_rt", "train_clip_rt_passive", "train_clip_rt_action"} <= stages
+    assert {"train_bc", "train_bc_pretrained", "train_ppo", "bench"} <= stages
+    tuned = json.loads((config.out / "models" / "clip-rt" / "model" / "config.json").read_text())["model"]
+    assert tuned["backbone"] == "CLIPRT-TinyConv" and tuned["fusion"] == "product"  # the checkpoint's, not the defaults
     again = run_demo(config)  # every stage is reused
     assert again["total_seconds_this_run"] < results["total_seconds_this_run"]
-    with pytest.raises(ValueError, match="camera: 'front' -> 'wrist'"):
-        run_demo(replace(config, camera="wrist"))
+    with pytest.raises(ValueError, match="camera: 'wrist' -> 'front'"):
+        run_demo(replace(config, camera="front"))
 
 
 def test_smoke_config_is_small_and_keeps_every_stage(tmp_path):
     smoke, default = DemoConfig.smoke(tmp_path), DemoConfig(tmp_path)
     assert 1 <= len(smoke.tasks) <= 2 and smoke.demos_per_task <= 5 and smoke.eval_episodes <= 3
-    assert smoke.num_envs <= 2 and smoke.clip_epochs < default.clip_epochs and smoke.ppo_steps < default.ppo_steps
+    assert smoke.num_envs <= 2 and smoke.clip_steps < default.clip_steps and smoke.ppo_steps < default.ppo_steps
     assert smoke.sta_per_demo >= 1 and smoke.bc_epochs >= 1  # augmentation and every baseline still run
-    assert not smoke.ablations and smoke.backbone == default.backbone and smoke.image_size == default.image_size
+    assert not smoke.ablations and smoke.init == default.init and smoke.image_size == default.image_size
 
 
 def test_fewer_training_samples_than_a_batch_trains_on_them_all(tmp_path):
-    from cliprt.demo.pipeline import collect, train_clip_rt
+    from cliprt.demo.pipeline import collect
+    from cliprt.demo.training import train_clip_rt
 
     # cliprt demo --demos 1 used to stop with "lower --batch-size", an option demo does not have.
-    config = replace(_tiny(tmp_path / "demo"), demos_per_task=1, clip_batch_size=64)
+    config = replace(_tiny(tmp_path / "demo"), demos_per_task=1, clip_batch_size=64)  # from scratch (init None)
     collect(config)
     result = train_clip_rt(config, "clip-rt-passive", augmented=False)
     assert 2 <= result["batch_size"] == result["samples"] < 64
@@ -66,12 +87,12 @@ def test_fewer_training_samples_than_a_batch_trains_on_them_all(tmp_path):
 
 
 def test_too_few_training_samples_name_the_demo_option(tmp_path, monkeypatch):
-    import cliprt.demo.pipeline as pipeline
+    import cliprt.demo.training as training
     from cliprt_agents.synthetic import SyntheticMotionDataset
 
-    monkeypatch.setattr(pipeline, "_dataset", lambda config, augmented: SyntheticMotionDataset(1))
+    monkeypatch.setattr(training, "training_dataset", lambda config, augmented, labels=None: SyntheticMotionDataset(1))
     with pytest.raises(ValueError, match=r"run with more --demos \(now 2\)"):
-        pipeline.train_clip_rt(_tiny(tmp_path / "demo"), "clip-rt", augmented=True)
+        training.train_clip_rt(_tiny(tmp_path / "demo"), "clip-rt", augmented=True)
     assert not (tmp_path / "demo" / "models").exists()
 
 
@@ -91,13 +112,14 @@ def test_smoke_demo_through_the_cli_with_a_relative_out(tmp_path):
     assert "| expert |" in done.stdout and "finished in" in done.stdout
     assert json.loads((out / "demo_config.json").read_text())["tasks"] == list(DemoConfig.smoke(out).tasks)
     stages = {p.stem for p in (out / "stages").glob("*.json")}
-    assert stages == {"collect", "augment", "train_clip_rt", "train_clip_rt_passive", "train_bc", "train_ppo", "bench"}
+    trained = {"train_clip_rt", "train_clip_rt_passive", "train_clip_rt_action", "train_bc", "train_bc_pretrained", "train_ppo"}
+    assert stages == {"collect", "augment", *trained, "bench"}
     for name in ("bench/results.md", "bench/results.json", "bench/success.png", "demo_results.json"):
         assert (out / name).is_file(), name
     assert "| expert |" in (out / "bench" / "results.md").read_text()
     summary = json.loads((out / "bench" / "results.json").read_text())["summary"]
-    assert {"expert", "random", "clip-rt", "clip-rt-passive", "bc", "ppo"} <= set(summary)
-    assert {p.name for p in (out / "models").iterdir()} >= {"clip-rt", "clip-rt-passive", "bc", "ppo"}
+    assert {"expert", "random", "clip-rt", "clip-rt-passive", "clip-rt-zero", "bc", "bc-pretrained", "ppo"} <= set(summary)
+    assert {p.name for p in (out / "models").iterdir()} >= {"clip-rt", "clip-rt-passive", "bc", "bc-pretrained", "ppo"}
 
 
 def test_make_demo_smoke_passes_the_flag_and_keeps_the_plain_demo():
