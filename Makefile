@@ -22,7 +22,7 @@ export PYOPENGL_PLATFORM ?= $(MUJOCO_GL)
 # slower (measured); one thread per process is the fast setting there.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: install demo ablations test lint format bench clean
+.PHONY: install demo ablations fewshot test lint format bench clean
 
 install: $(VENV)/.installed
 
@@ -36,9 +36,13 @@ $(VENV)/.installed: $(ROOT)/setup.cfg $(ROOT)/pyproject.toml
 demo: install
 	$(BIN)/cliprt demo $(DEMO_FLAGS) --out $(OUT)
 
-# The demo plus CLIP-RT-Action (reuses the demo's data and models; benchmarks only the new agent).
+# The demo plus CLIP-RT trained on STA with expert labels (reuses the demo's data and models; benchmarks the new agent).
 ablations: install
 	$(BIN)/cliprt demo --out $(OUT) --ablations
+
+# Success on the Novel tasks with 1, 5 and 10 demonstrations each: CLIP-RT, CLIP-RT-Action, BC (the paper's Fig. 6).
+fewshot: install
+	$(BIN)/cliprt demo --fewshot --out runs/fewshot
 
 test: install
 	cd $(ROOT) && HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q

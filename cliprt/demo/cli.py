@@ -20,6 +20,7 @@ DESCRIPTION = (
 #: Where results go when --out is not given.
 DEFAULT_OUT = Path("runs/demo")
 SMOKE_OUT = Path("runs/demo-smoke")
+FEWSHOT_OUT = Path("runs/fewshot")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,6 +46,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     size.add_argument("--full", action="store_true", help="the larger protocol (more data, steps and episodes) for GPUs")
     p.add_argument("--ablations", action="store_true", help="also train and benchmark CLIP-RT on STA with the other labelling")
+    p.add_argument(
+        "--fewshot",
+        type=int,
+        nargs="*",
+        metavar="N",
+        help=f"instead of the main job: CLIP-RT, CLIP-RT-Action and BC on the Novel tasks with N demonstrations each "
+        f"(default 1 5 10; --out default {FEWSHOT_OUT})",
+    )
     p.add_argument("--tasks", nargs="+", help=f"task names (default: every sim task; --smoke: {' '.join(s.tasks)})")
     p.add_argument("--demos", type=int, help=f"demonstrations per task (default {d.demos_per_task}; --smoke {s.demos_per_task})")
     p.add_argument(
@@ -107,6 +116,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.init is not None:
         config = replace(config, init=None if args.init.strip().lower() == "none" else args.init)
     start = time.perf_counter()
+    if args.fewshot is not None:
+        return _fewshot(args, config, start)
     results = run_demo(config)
     print()
     print(results["bench"]["table"])
@@ -118,4 +129,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"\nfinished in {elapsed / 60:.1f} min; everything is in {config.out}/ "
         "(bench/results.md, bench/success.png, bench/videos/, models/, data/)"
     )
+    return 0
+
+
+def _fewshot(args: argparse.Namespace, config: object, start: float) -> int:
+    import time
+    from dataclasses import replace
+
+    from cliprt.demo.fewshot import DEFAULT_DEMOS, run_fewshot
+
+    demos = tuple(args.fewshot) or DEFAULT_DEMOS
+    if any(n < 1 for n in demos):
+        raise ValueError("--fewshot takes demonstration counts >= 1")
+    config = replace(config, out=args.out or FEWSHOT_OUT)
+    result = run_fewshot(config, demos)
+    print()
+    print(result["table"])
+    print(f"\nfinished in {(time.perf_counter() - start) / 60:.1f} min; everything is in {config.out}/ (fewshot.md)")
     return 0

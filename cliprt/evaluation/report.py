@@ -69,12 +69,16 @@ def provenance(config: dict, checkpoints: dict[str, str | None]) -> dict:
 
 
 def hash_checkpoint(path: str | None) -> dict | None:
-    """sha256 of a checkpoint file, or of every file of a checkpoint folder."""
+    """sha256 of a checkpoint file, or of every file of a checkpoint folder (a shipped checkpoint by name too)."""
     if not path:
         return None
     p = Path(path)
     if not p.exists():
-        return {"path": str(p), "sha256": None}
+        from cliprt_agents.pretrained import shipped_model_dir
+
+        p = shipped_model_dir(str(path)) or p  # a checkpoint shipped with the package, by name
+    if not p.exists():
+        return {"path": str(path), "sha256": None}
     files = sorted(f for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file())
     digest = hashlib.sha256()
     for f in files:
