@@ -107,6 +107,11 @@ def _add_setting_flags(run: argparse.ArgumentParser) -> None:
     )
     run.add_argument("--camera", help="the view agents see, e.g. front, side or wrist in the sim (default: the env's)")
     run.add_argument("--max-steps", type=int, metavar="N", help="cut episodes off after N steps (default: each env's limit)")
+    run.add_argument(
+        "--phrasings",
+        choices=("train", "held_out"),
+        help="held_out: instructions in phrasings kept out of every dataset (default: train)",
+    )
 
 
 def _add_video_flags(run: argparse.ArgumentParser) -> None:
@@ -160,6 +165,7 @@ FLAGS = {
     "camera": "--camera",
     "seeds": "--seeds",
     "max_steps": "--max-steps",
+    "phrasings": "--phrasings",
     "video_size": "--video-size",
     "video_camera": "--video-camera",
     "video_episodes": "--video-episodes",

@@ -187,6 +187,7 @@ def _make_vector_env(config: BenchConfig, env_id: str, n: int):
         image_size=config.image_size,
         max_steps=config.max_steps,
         camera=config.camera,
+        phrasings=config.phrasings,
         video_size=config.video_size,
         video_camera=config.video_camera,
         videos=config.video_episodes > 0,

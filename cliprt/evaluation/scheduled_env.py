@@ -128,6 +128,7 @@ def _make_env(
     image_size: int,
     max_steps: int | None,
     camera: str | None = None,
+    phrasings: str = "train",
     video_size: int = 256,
     video_camera: str | None = None,
     videos: bool = False,
@@ -136,6 +137,8 @@ def _make_env(
     kwargs: dict[str, Any] = {"image_size": image_size}
     if camera is not None:
         kwargs["camera"] = camera
+    if phrasings != "train":  # only envs with held-out phrasings take the option
+        kwargs["phrasings"] = phrasings
     if max_steps is not None:
         kwargs["max_episode_steps"] = max_steps
     if videos:  # every language-motion env draws the people's view from a camera of its own

@@ -39,6 +39,8 @@ class BenchConfig:
     image_size: int = 224
     camera: str | None = None  # the env's default view unless set ("front", "side", "wrist" in the sim)
     max_steps: int | None = None  # default: each env's registered limit
+    # "held_out": instructions in phrasings kept out of every dataset (tasks that declare them)
+    phrasings: str = "train"
     # Videos: while a success or a failure video of an (agent, task) is missing, episodes
     # 0..video_episodes-1 of each seed are rendered for people; 0 turns videos off.
     video_episodes: int = 10
@@ -111,6 +113,11 @@ def _check_vector(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be 'async' (worker processes) or 'sync' (one process), got {value!r}")
 
 
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+
 def _check_flag(name: str, value: Any) -> None:
     if not isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name} must be true or false, got {value!r} ({type(value).__name__})")
@@ -132,6 +139,7 @@ _SETTING_CHECKS: dict[str, Callable[[str, Any], None]] = {
     "video_episodes": lambda n, v: _whole(n, v, 0, "episodes per seed that may be recorded; 0 turns videos off"),
     "video_size": lambda n, v: _whole(n, v, MIN_IMAGE_SIZE, "the square picture in the videos, in pixels", MAX_IMAGE_SIZE),
     "camera": lambda n, v: _view_name(n, v, "omit it for the env's default view"),
+    "phrasings": lambda n, v: _check_choice(n, v, ("train", "held_out")),
     "video_camera": lambda n, v: _view_name(n, v, "omit it for the env's default view"),
     "vector": _check_vector,
     "trace": _check_flag,
@@ -183,6 +191,7 @@ def run_settings(config: BenchConfig, agents: Iterable[AgentSpec]) -> dict:
             {
                 "image_size": config.image_size,
                 "camera": config.camera,
+                "phrasings": config.phrasings,
                 "seed_stride": SEED_STRIDE,
                 "envs": envs,
                 "agents": agent_entries,

@@ -31,6 +31,7 @@ _OPTIONS = (
     "sim_config",
     "render_size",
     "render_camera",
+    "phrasings",
 )
 
 
@@ -133,6 +134,7 @@ def make_sim_env(
     sim_config: SimConfig | None = None,
     render_size: int | None = None,
     render_camera: str | None = None,
+    phrasings: str = "train",
     **unknown: Any,
 ) -> LanguageMotionEnv:
     """A :class:`LanguageMotionEnv` on the MuJoCo UR5 twin.
@@ -147,12 +149,19 @@ def make_sim_env(
     and/or ``render_camera`` (one of :data:`CAMERAS`, default ``"front"``) make
     ``render()`` return a fresh ``render_size`` x ``render_size`` frame from a
     separate camera (for videos people watch) instead of the observation image.
+
+    ``phrasings="held_out"`` draws instructions from the task's held-out
+    phrasings (never in any dataset), to measure generalisation to new words.
     """
     _reject_unknown(unknown)
     size = image_size_pair(image_size)
     _check_options(camera, wrist_camera, sim_config, task)
     view = _render_view(render_mode, render_size, render_camera, size)
     sim_task = task if isinstance(task, SimTask) else load_task(task, size)
+    try:
+        sim_task.use_phrasings(phrasings)
+    except ValueError as exc:
+        raise InvalidEnvOptionError(str(exc)) from None
     backend = MujocoUR5Backend(sim_task.scene(), sim_config)
     cam = MujocoCamera(backend.model, backend.data, camera, *size)
     wrist = MujocoCamera(backend.model, backend.data, "wrist", *size) if bool(wrist_camera) else None

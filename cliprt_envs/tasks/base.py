@@ -35,6 +35,10 @@ class NoExpertError(TypeError):
     """The task has no scripted expert."""
 
 
+#: Which instruction phrasings a task speaks.
+PHRASINGS = ("train", "held_out")
+
+
 class Task(ABC, Generic[BackendT]):
     """Base of every task; subclasses fill in the hooks.
 
@@ -51,6 +55,9 @@ class Task(ABC, Generic[BackendT]):
     summary: ClassVar[str] = ""
     #: Instruction templates; ``{target}`` (and task-specific fields) are filled in.
     templates: ClassVar[tuple[str, ...]] = ()
+    #: Phrasings kept out of every dataset, to measure how a policy does on words it never saw
+    #: (``gym.make(..., phrasings="held_out")``).
+    heldout_templates: ClassVar[tuple[str, ...]] = ()
     #: Length of ``self.aux``: task variables saved after the target and goal.
     aux_size: ClassVar[int] = 0
 
@@ -58,6 +65,7 @@ class Task(ABC, Generic[BackendT]):
         self.target = 0
         self.goal = np.zeros(3)
         self.aux = np.zeros(self.aux_size)
+        self.phrasings = "train"  # or "held_out": instructions from heldout_templates
 
     # -- hooks ----------------------------------------------------------------
     @abstractmethod
@@ -81,12 +89,22 @@ class Task(ABC, Generic[BackendT]):
         return type(self).expert_action is not Task.expert_action
 
     def instruction_templates(self) -> tuple[str, ...]:
-        return self.templates
+        """The phrasings :meth:`reset` draws from (``phrasings``: the training ones or the held-out ones)."""
+        return self.heldout_templates if self.phrasings == "held_out" else self.templates
+
+    def use_phrasings(self, phrasings: str) -> None:
+        """``"train"`` (the default) or ``"held_out"`` (only for tasks that declare held-out phrasings)."""
+        if phrasings not in PHRASINGS:
+            raise ValueError(f"phrasings must be one of {PHRASINGS}; got {phrasings!r}")
+        if phrasings == "held_out" and not self.heldout_templates:
+            raise ValueError(f"{self.name or type(self).__name__} has no held-out phrasings")
+        self.phrasings = phrasings
 
     def reset(self, backend: BackendT, rng: np.random.Generator) -> str:
         """Start a new episode; return its instruction."""
         fields = self.sample_initial_state(backend, rng)
-        template = self.templates[int(rng.integers(len(self.templates)))]
+        templates = self.instruction_templates()
+        template = templates[int(rng.integers(len(templates)))]
         return template.format(**fields)
 
     def save_state(self) -> np.ndarray:

@@ -53,6 +53,11 @@ class KnockOverTask(SimTask):
         "push the {target} over",
         "make the {target} fall over",
     )
+    #: Phrasings kept out of every dataset (gym.make(..., phrasings="held_out")).
+    heldout_templates = (
+        "topple the {target}",
+        "flip the {target} onto its side",
+    )
 
     def make_items(self) -> tuple[Item, ...]:
         return (bottle("red"), bottle("green"), bottle("blue"), bottle("yellow"))

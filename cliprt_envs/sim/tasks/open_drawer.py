@@ -46,6 +46,11 @@ class OpenDrawerTask(SimTask):
         "open the {target} by pulling its handle",
         "slide the {target} out",
     )
+    #: Phrasings kept out of every dataset (gym.make(..., phrasings="held_out")).
+    heldout_templates = (
+        "get the {target} open",
+        "could you open up the {target}",
+    )
 
     def make_items(self) -> tuple[Item, ...]:
         # Small things on the table between the robot and the cabinets: distractors only.

@@ -27,6 +27,11 @@ class PickTask(SimTask):
         "grab the {target} and lift it",
         "pick the {target} up off the table",
     )
+    #: Phrasings kept out of every dataset (gym.make(..., phrasings="held_out")).
+    heldout_templates = (
+        "raise the {target} into the air",
+        "could you take hold of the {target} and hold it up",
+    )
 
     def make_items(self) -> tuple[Item, ...]:
         return (cube("red"), cube("blue"), cylinder("green"), cylinder("yellow"))

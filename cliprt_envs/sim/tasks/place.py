@@ -58,6 +58,11 @@ class PlaceTask(SimTask):
         "pick up the {target} and put it on the {plate}",
         "set the {target} down on the {plate}",
     )
+    #: Phrasings kept out of every dataset (gym.make(..., phrasings="held_out")).
+    heldout_templates = (
+        "stack the {target} onto the {plate}",
+        "i want the {target} resting on the {plate}",
+    )
     aux_size = 1  # index of the plate in PLATE_COLOURS
 
     def make_items(self) -> tuple[Item, ...]:

@@ -48,6 +48,11 @@ class PointToTask(SimTask):
         "point your gripper at the {target}",
         "which one is the {target}? point at it",
     )
+    #: Phrasings kept out of every dataset (gym.make(..., phrasings="held_out")).
+    heldout_templates = (
+        "aim the gripper at the {target}",
+        "indicate the {target} with the gripper",
+    )
 
     def make_items(self) -> tuple[Item, ...]:
         return (cube("red"), cylinder("red"), cube("blue"), cylinder("blue"), cube("green"))

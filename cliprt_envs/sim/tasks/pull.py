@@ -20,6 +20,11 @@ class PullTask(PushTask):
         "pull the {target} {direction} by about 10 centimeters",
         "bring the {target} {direction}",
     )
+    #: Phrasings kept out of every dataset (gym.make(..., phrasings="held_out")).
+    heldout_templates = (
+        "tug the {target} {direction}",
+        "haul the {target} {direction}",
+    )
     directions = (
         ("toward the robot", (-1.0, 0.0), (0.5, 0.62), (-0.2, 0.2)),
         ("back", (-1.0, 0.0), (0.5, 0.62), (-0.2, 0.2)),

@@ -53,6 +53,11 @@ class PushTask(SimTask):
         "shove the {target} {direction}",
         "push the {target} {direction} along the table",
     )
+    #: Phrasings kept out of every dataset (gym.make(..., phrasings="held_out")).
+    heldout_templates = (
+        "nudge the {target} {direction}",
+        "give the {target} a push {direction}",
+    )
     aux_size = 2  # the push direction, a horizontal unit vector
     #: (words, direction, x range, y range of the target's start)
     directions: tuple[tuple[str, tuple[float, float], tuple[float, float], tuple[float, float]], ...] = (

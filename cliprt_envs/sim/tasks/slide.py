@@ -20,6 +20,11 @@ class SlideTask(PushTask):
         "move the {target} to the {direction} without lifting it",
         "slide the {target} {direction}ward along the table",
     )
+    #: Phrasings kept out of every dataset (gym.make(..., phrasings="held_out")).
+    heldout_templates = (
+        "scoot the {target} over to the {direction}",
+        "glide the {target} to the {direction} side",
+    )
     directions = (
         ("left", (0.0, 1.0), (0.4, 0.58), (-0.2, 0.02)),
         ("right", (0.0, -1.0), (0.4, 0.58), (-0.02, 0.2)),
