@@ -123,6 +123,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(results["bench"]["table"])
     print()
     print(results["bench"]["sets_table"])
+    if results["bench_heldout"].get("sets_table"):
+        print("\nheld-out phrasings (instructions worded as in no dataset):")
+        print(results["bench_heldout"]["sets_table"])
     elapsed = time.perf_counter() - start
     (config.out / "demo_results.json").write_text(json.dumps(results, indent=2, default=str))
     print(

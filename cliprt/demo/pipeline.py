@@ -212,6 +212,39 @@ def bench(config: DemoConfig) -> dict:
     }
 
 
+#: Agents also benchmarked on held-out phrasings (instructions worded as in no dataset).
+HELDOUT_AGENTS = ("clip-rt", "bc")
+
+
+def bench_heldout(config: DemoConfig) -> dict:
+    """CLIP-RT and BC on the same episodes, instructions in held-out phrasings (tasks that have them)."""
+    from cliprt.evaluation.report import write_reports
+    from cliprt.evaluation.runner import run_benchmark
+    from cliprt.evaluation.settings import BenchConfig
+    from cliprt.evaluation.stats import set_summary, set_table
+    from cliprt_agents.registry import AgentSpec
+    from cliprt_envs.registry import sim_task_entry
+
+    env_ids = tuple(e for t, e in zip(config.tasks, config.env_ids) if sim_task_entry(t).task_class.heldout_templates)
+    if not env_ids:
+        return {"sets": {}, "sets_table": ""}
+    bench_cfg = BenchConfig(
+        env_ids=env_ids,
+        episodes=config.eval_episodes,
+        seeds=(EVAL_SEED,),
+        num_envs=config.num_envs,
+        image_size=config.image_size,
+        camera=config.camera,
+        phrasings="held_out",
+        video_episodes=0,
+    )
+    agents = [AgentSpec.parse(s) for s in agent_specs(config) if s.split(":", 1)[0] in HELDOUT_AGENTS]
+    rows = run_benchmark(bench_cfg, agents, config.out / "bench-heldout")
+    write_reports(config.out / "bench-heldout", rows, asdict(bench_cfg), {a.label: a.checkpoint for a in agents})
+    sets = set_summary(rows, {k: [e for e in v if e in env_ids] for k, v in task_sets(config).items()})
+    return {"sets": sets, "sets_table": set_table(sets)}
+
+
 def run_demo(config: DemoConfig) -> dict:
     """All stages in order; returns the per-stage results."""
     config.out.mkdir(parents=True, exist_ok=True)
@@ -240,6 +273,7 @@ def run_demo(config: DemoConfig) -> dict:
         name = f"clip-rt-{other}-sta"
         results[f"train_{name}"] = _stage(config, f"train_{name}", train_clip_rt, config, name, True, "language", other)
     results["bench"] = _stage(config, "bench_ablations" if config.ablations else "bench", bench, config)
+    results["bench_heldout"] = _stage(config, "bench_heldout", bench_heldout, config)
     results["total_seconds_this_run"] = time.perf_counter() - start
     return results
 

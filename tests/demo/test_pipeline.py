@@ -57,7 +57,9 @@ def test_demo_end_to_end_then_resume_and_refuse_other_settings(tmp_path, tiny_ch
     assert (config.out / "bench" / "success.png").is_file()
     stages = {p.stem for p in (config.out / "stages").glob("*.json")}
     assert {"collect", "augment", "train_clip_rt", "train_clip_rt_passive", "train_clip_rt_action"} <= stages
-    assert {"train_bc", "train_bc_pretrained", "train_ppo", "bench"} <= stages
+    assert {"train_bc", "train_bc_pretrained", "train_ppo", "bench", "bench_heldout"} <= stages
+    heldout = json.loads((config.out / "bench-heldout" / "bench_config.json").read_text())
+    assert heldout["phrasings"] == "held_out" and set(results["bench_heldout"]["sets"]) == {"clip-rt", "bc"}
     tuned = json.loads((config.out / "models" / "clip-rt" / "model" / "config.json").read_text())["model"]
     assert tuned["backbone"] == "CLIPRT-TinyConv" and tuned["fusion"] == "product"  # the checkpoint's, not the defaults
     again = run_demo(config)  # every stage is reused
@@ -113,7 +115,7 @@ def test_smoke_demo_through_the_cli_with_a_relative_out(tmp_path):
     assert json.loads((out / "demo_config.json").read_text())["tasks"] == list(DemoConfig.smoke(out).tasks)
     stages = {p.stem for p in (out / "stages").glob("*.json")}
     trained = {"train_clip_rt", "train_clip_rt_passive", "train_clip_rt_action", "train_bc", "train_bc_pretrained", "train_ppo"}
-    assert stages == {"collect", "augment", *trained, "bench"}
+    assert stages == {"collect", "augment", *trained, "bench", "bench_heldout"}
     for name in ("bench/results.md", "bench/results.json", "bench/success.png", "demo_results.json"):
         assert (out / name).is_file(), name
     assert "| expert |" in (out / "bench" / "results.md").read_text()
