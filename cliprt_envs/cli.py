@@ -30,6 +30,12 @@ PACKAGES = ("gymnasium", "numpy", "mujoco", "torch", "open_clip_torch", "minari"
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("envs", help="list every registered environment id")
+    p.add_argument(
+        "--set",
+        choices=("common", "novel"),
+        default=None,
+        help="only the twin's tasks of this set (common: covered by pretraining; novel: held out, as in the paper)",
+    )
     p.set_defaults(func=cmd_envs)
     p = sub.add_parser("doctor", help="check versions, rendering and optional extras")
     p.add_argument("--no-render", action="store_true", help="skip the rendering check")
@@ -37,9 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_envs(args: argparse.Namespace) -> int:
-    from cliprt_envs.registry import ENV_ENTRIES
+    from cliprt_envs.registry import ENV_ENTRIES, sim_env_ids
 
-    rows = [(e.env_id, e.summary) for e in ENV_ENTRIES]
+    chosen = set(sim_env_ids(args.set)) if getattr(args, "set", None) else None
+    rows = [(e.env_id, e.summary) for e in ENV_ENTRIES if chosen is None or e.env_id in chosen]
     width = max(len(r[0]) for r in rows)
     for env_id, summary in rows:
         print(f"{env_id:<{width}}  {summary}")

@@ -3,6 +3,11 @@
 Each task states its name, step limit and summary once, on its class; the
 registry reads them from there. :data:`ENV_ENTRIES` is everything that
 :func:`cliprt_envs._register` hands to Gymnasium, sim or not.
+
+As in the CLIP-RT paper, the twin's tasks come in two sets (``task_set`` on
+the class): :data:`COMMON_TASKS`, whose skills the pretraining corpus covers,
+and :data:`NOVEL_TASKS` (hinged lids, stamps, toy cars, stacking), which
+are held out of pretraining and learnt from a few demonstrations.
 """
 
 from __future__ import annotations
@@ -12,14 +17,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cliprt_envs.sim.tasks.base import SimTask
+from cliprt_envs.sim.tasks.close_laptop import CloseLaptopTask
 from cliprt_envs.sim.tasks.knock_over import KnockOverTask
 from cliprt_envs.sim.tasks.open_drawer import OpenDrawerTask
+from cliprt_envs.sim.tasks.park_car import ParkCarTask
 from cliprt_envs.sim.tasks.pick import PickTask
 from cliprt_envs.sim.tasks.place import PlaceTask
 from cliprt_envs.sim.tasks.point import PointToTask
 from cliprt_envs.sim.tasks.pull import PullTask
 from cliprt_envs.sim.tasks.push import PushTask
 from cliprt_envs.sim.tasks.slide import SlideTask
+from cliprt_envs.sim.tasks.stack import StackTask
+from cliprt_envs.sim.tasks.stamp import StampTask
 
 SIM_ENTRY_POINT = "cliprt_envs.sim.make:make_sim_env"
 REAL_UR5_ID = "CLIPRT-UR5-v0"
@@ -55,6 +64,11 @@ class SimTaskEntry:
         return self.task_class.summary
 
     @property
+    def task_set(self) -> str:
+        """``"common"`` or ``"novel"`` (see :data:`TASK_SETS`)."""
+        return self.task_class.task_set
+
+    @property
     def task(self) -> str:
         """The task class as an import string, ``"module:Class"``."""
         return f"{self.task_class.__module__}:{self.task_class.__qualname__}"
@@ -64,13 +78,34 @@ class SimTaskEntry:
         return f"CLIPRT-UR5Sim-{self.name}-v0"
 
     def env_entry(self) -> EnvEntry:
-        line = f"MuJoCo UR5 twin: {self.summary} (max {self.max_steps} steps)"
+        line = f"MuJoCo UR5 twin, {self.task_set} task: {self.summary} (max {self.max_steps} steps)"
         return EnvEntry(self.env_id, SIM_ENTRY_POINT, self.max_steps, {"task": self.name}, line)
 
 
+#: The two task sets, in the order ``cliprt envs`` lists them.
+TASK_SETS: tuple[str, ...] = ("common", "novel")
+
 SIM_TASKS: tuple[SimTaskEntry, ...] = tuple(
-    SimTaskEntry(cls) for cls in (PickTask, PointToTask, PlaceTask, PushTask, PullTask, SlideTask, KnockOverTask, OpenDrawerTask)
+    SimTaskEntry(cls)
+    for cls in (
+        # Common
+        PickTask,
+        PointToTask,
+        PlaceTask,
+        PushTask,
+        PullTask,
+        SlideTask,
+        KnockOverTask,
+        OpenDrawerTask,
+        # Novel
+        CloseLaptopTask,
+        ParkCarTask,
+        StampTask,
+        StackTask,
+    )
 )
+COMMON_TASKS: tuple[SimTaskEntry, ...] = tuple(e for e in SIM_TASKS if e.task_set == "common")
+NOVEL_TASKS: tuple[SimTaskEntry, ...] = tuple(e for e in SIM_TASKS if e.task_set == "novel")
 
 #: Every id this package registers. The real UR5 is one more line here once its
 #: env exists: ``EnvEntry(REAL_UR5_ID, "cliprt_envs.real.make:make_real_env", summary="...")``.
@@ -83,3 +118,17 @@ def sim_task_entry(name: str) -> SimTaskEntry:
             return entry
     names = ", ".join(e.name for e in SIM_TASKS)
     raise ValueError(f"unknown sim task {name!r}; known tasks: {names}")
+
+
+def sim_tasks(task_set: str | None = None) -> tuple[SimTaskEntry, ...]:
+    """The twin's tasks of one set (``"common"`` or ``"novel"``), or all of them for None."""
+    if task_set is None:
+        return SIM_TASKS
+    if task_set not in TASK_SETS:
+        raise ValueError(f"unknown task set {task_set!r}; choose from {', '.join(TASK_SETS)}")
+    return COMMON_TASKS if task_set == "common" else NOVEL_TASKS
+
+
+def sim_env_ids(task_set: str | None = None) -> tuple[str, ...]:
+    """Gymnasium ids of the twin's tasks of one set (``"common"`` or ``"novel"``), or of all for None."""
+    return tuple(e.env_id for e in sim_tasks(task_set))

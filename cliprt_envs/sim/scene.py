@@ -90,11 +90,67 @@ class DrawerSpec:
 
 
 @dataclass(frozen=True)
+class HingedLidSpec:
+    """A fixed base with a lid on a hinge along the base's back top edge (a toy laptop, a box).
+
+    The base is a mocap body ``{name}_base`` (place and turn it with
+    ``backend.set_object_pose``); at no turn its back edge faces +x, so the
+    lid's free edge rises toward -x. Names in the model: body ``{name}_lid``,
+    hinge joint ``{name}_hinge`` (0 closed, lying on the base, ..
+    ``max_angle`` radians open), site ``{name}_hinge_axis`` (the middle of the
+    hinge) and site ``{name}_edge`` (the middle of the lid's free edge, on
+    its outer face). ``base_size`` are half-sizes; the lid covers the base.
+    ``lid_face_rgba`` / ``base_face_rgba`` (optional) draw a screen on the
+    lid's inner face and a keyboard on the base's top (visual only). The lid
+    stays where it is put (a stiff ``frictionloss``: it creeps less than a
+    hundredth of a degree a step under its weight) until something pushes it.
+    """
+
+    name: str = "laptop"
+    rgba: tuple[float, float, float, float] = (0.6, 0.6, 0.62, 1.0)
+    base_size: tuple[float, float, float] = (0.065, 0.085, 0.008)
+    lid_half_thickness: float = 0.004
+    lid_mass: float = 0.08
+    max_angle: float = 2.0
+    damping: float = 0.3
+    frictionloss: float = 0.12
+    lid_face_rgba: tuple[float, float, float, float] | None = None
+    base_face_rgba: tuple[float, float, float, float] | None = None
+    pos: tuple[float, float, float] = (0.55, 0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class ObjectPart:
+    """One more geom fixed to a :class:`CompoundObject`, at ``pos`` in the object's frame."""
+
+    shape: str
+    size: tuple[float, ...]
+    pos: tuple[float, float, float]
+    rgba: tuple[float, float, float, float]
+    collide: bool = True
+    mass: float = 0.005
+    quat: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)  # w x y z, in the object's frame
+
+
+@dataclass(frozen=True)
+class CompoundObject(SceneObject):
+    """A free object of several geoms (a stamp with a handle, a toy car with wheels).
+
+    The :class:`SceneObject` fields describe the main geom, which sits at the
+    body's origin: tasks read the object's size, bottom and extent from it
+    alone, so parts should not reach below it. ``parts`` are fixed to it.
+    """
+
+    parts: tuple[ObjectPart, ...] = ()
+
+
+@dataclass(frozen=True)
 class SceneSpec:
     objects: tuple[SceneObject, ...] = ()
     fixtures: tuple[SceneFixture, ...] = ()
     drawer: DrawerSpec | None = None
     drawers: tuple[DrawerSpec, ...] = ()  # more cabinets (each needs its own name)
+    lids: tuple[HingedLidSpec, ...] = ()  # hinged lids (laptops, boxes), distinct names
     timestep: float = 0.002
     image_size: tuple[int, int] = (224, 224)
     extra: dict = field(default_factory=dict)
@@ -172,15 +228,65 @@ def _drawer_xml(spec: DrawerSpec) -> str:
     </body>"""
 
 
+def _compound_xml(obj: CompoundObject) -> str:
+    """The main geom as for any object, then the parts (visual-only parts neither collide nor weigh much)."""
+    parts = []
+    for i, part in enumerate(obj.parts):
+        collide = 'contype="1" conaffinity="1" condim="4" priority="1" solref="0.004 1"'
+        if not part.collide:
+            collide = 'contype="0" conaffinity="0"'
+        parts.append(
+            f"""
+      <geom name="{obj.name}_part{i}" type="{part.shape}" size="{_fmt(part.size)}" pos="{_fmt(part.pos)}"
+            quat="{_fmt(part.quat)}" rgba="{_fmt(part.rgba)}" mass="{part.mass}" friction="{obj.friction} 0.01 0.001"
+            {collide}/>"""
+        )
+    head, tail = _object_xml(obj).rsplit("</body>", 1)
+    return head.rstrip() + "".join(parts) + "\n    </body>" + tail
+
+
+def _lid_xml(spec: HingedLidSpec) -> str:
+    # The base does not collide with its own lid (contype 2 / 4 against conaffinity 1); both collide with the rest.
+    n, c = spec.name, _fmt(spec.rgba)
+    bx, by, bz = spec.base_size
+    t = spec.lid_half_thickness
+    faces = ""
+    if spec.base_face_rgba is not None:
+        faces += f"""
+      <geom name="{n}_base_face" type="box" size="{bx * 0.8:.4f} {by * 0.85:.4f} 0.0005" pos="{-bx * 0.1:.4f} 0 {2 * bz:.4f}"
+            rgba="{_fmt(spec.base_face_rgba)}" contype="0" conaffinity="0"/>"""
+    screen = ""
+    if spec.lid_face_rgba is not None:
+        screen = f"""
+        <geom name="{n}_lid_face" type="box" size="{bx * 0.85:.4f} {by * 0.85:.4f} 0.0005" pos="{-bx:.4f} 0 -0.0004"
+              rgba="{_fmt(spec.lid_face_rgba)}" contype="0" conaffinity="0" mass="0.001"/>"""
+    return f"""
+    <body name="{n}_base" mocap="true" pos="{_fmt(spec.pos)}">
+      <geom name="{n}_base_geom" type="box" size="{bx} {by} {bz}" pos="0 0 {bz}" rgba="{c}" contype="2" conaffinity="1"/>{faces}
+      <body name="{n}_lid" pos="{bx} 0 {2 * bz}">
+        <joint name="{n}_hinge" type="hinge" axis="0 1 0" range="0 {spec.max_angle}" limited="true"
+               damping="{spec.damping}" frictionloss="{spec.frictionloss}" armature="0.002"
+               solreffriction="0.004 1" solimpfriction="0.99 0.999 0.001"/>
+        <geom name="{n}_lid_geom" type="box" size="{bx} {by} {t}" pos="{-bx} 0 {t}" rgba="{c}"
+              mass="{spec.lid_mass}" contype="4" conaffinity="1" friction="1 0.01 0.001"/>{screen}
+        <site name="{n}_hinge_axis" pos="0 0 0" size="0.004"/>
+        <site name="{n}_edge" pos="{-2 * bx} 0 {2 * t}" size="0.004"/>
+      </body>
+    </body>"""
+
+
 def build_mjcf(spec: SceneSpec) -> str:
     """The complete MJCF text for ``spec``."""
     drawers = ((spec.drawer,) if spec.drawer else ()) + tuple(spec.drawers)
     names = [d.name for d in drawers]
     if len(set(names)) != len(names):
         raise ValueError(f"drawers need distinct names, got {names}")
-    objects = "".join(_object_xml(o) for o in spec.objects)
+    lid_names = [lid.name for lid in spec.lids]
+    if len(set(lid_names)) != len(lid_names):
+        raise ValueError(f"hinged lids need distinct names, got {lid_names}")
+    objects = "".join(_compound_xml(o) if isinstance(o, CompoundObject) else _object_xml(o) for o in spec.objects)
     fixtures = "".join(_fixture_xml(f) for f in spec.fixtures)
-    drawer = "".join(_drawer_xml(d) for d in drawers)
+    drawer = "".join(_drawer_xml(d) for d in drawers) + "".join(_lid_xml(lid) for lid in spec.lids)
     lim = f"{-TWO_PI:.6f} {TWO_PI:.6f}"
     return f"""{_header_xml(spec)}{_world_xml()}{_arm_xml(lim)}{objects}{fixtures}{drawer}
   </worldbody>

@@ -60,7 +60,7 @@ class PlaceTask(SimTask):
     )
     #: Phrasings kept out of every dataset (gym.make(..., phrasings="held_out")).
     heldout_templates = (
-        "stack the {target} onto the {plate}",
+        "rest the {target} on top of the {plate}",
         "i want the {target} resting on the {plate}",
     )
     aux_size = 1  # index of the plate in PLATE_COLOURS
