@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -118,6 +118,42 @@ def split_by_episode(dataset: Dataset, val_fraction: float, seed: int = 0) -> tu
     return Subset(dataset, np.flatnonzero(~is_val).tolist()), Subset(dataset, np.flatnonzero(is_val).tolist())
 
 
+class TokenRowCache:
+    """A tokenizer that remembers each distinct text's token row.
+
+    A training run repeats a few hundred to a few thousand texts (prompts,
+    motion texts and their paraphrases) every epoch; CLIP's BPE tokenizer
+    costs about 0.15 ms a text in Python, so re-tokenising them was most of
+    the collate time. Rows are exactly the tokenizer's; a tokenizer whose rows
+    are not all as wide (padding to the longest text of a call) is called
+    directly every time. Bounded: past ``max_texts`` texts the cache starts over.
+    """
+
+    def __init__(self, tokenizer: Any, max_texts: int = 65536) -> None:
+        self.tokenizer = tokenizer
+        self.max_texts = max_texts
+        self.rows: dict[str, torch.Tensor] = {}
+        self.width: int | None = None
+        self.enabled = True
+
+    def __call__(self, texts: Sequence[str]) -> torch.Tensor:
+        texts = [str(t) for t in texts]
+        if not self.enabled:
+            return self.tokenizer(texts)
+        missing = [t for t in dict.fromkeys(texts) if t not in self.rows]
+        if missing:
+            tokens = self.tokenizer(missing)
+            if tokens.ndim != 2 or (self.width is not None and tokens.shape[1] != self.width):
+                self.enabled, self.rows = False, {}
+                return self.tokenizer(texts)
+            self.width = tokens.shape[1]
+            if len(self.rows) + len(missing) > self.max_texts:
+                self.rows.clear()
+            self.rows.update(zip(missing, tokens.unbind(0)))
+        # always a new tensor: a batch leaves a DataLoader worker through shared memory, the cache must not
+        return torch.stack([self.rows[t] for t in texts])
+
+
 @dataclass(frozen=True)
 class MotionBatchCollator:
     """Turns a list of sample dicts into model-ready tensors (runs in DataLoader workers).
@@ -125,7 +161,8 @@ class MotionBatchCollator:
     ``motion_token_table`` (CLIP-RT-Action) replaces each sample's supervision
     text by its motion's token row. ``chunk_size``/``action_indices``/
     ``action_scale`` are set for CLIP-RT+ and select, normalise and check the
-    action chunks.
+    action chunks. ``token_rows`` tokenises texts: by default a
+    :class:`TokenRowCache` over ``tokenizer`` (each DataLoader worker keeps its own).
     """
 
     tokenizer: Any
@@ -136,6 +173,11 @@ class MotionBatchCollator:
     action_indices: tuple[int, ...] | None = None
     action_scale: torch.Tensor | None = None
     vocabulary_tokens: torch.Tensor | None = None  # every motion's token row (the whole-vocabulary loss)
+    token_rows: Any = field(default=None, compare=False, repr=False)  # texts -> token rows
+
+    def __post_init__(self) -> None:
+        if self.token_rows is None:
+            object.__setattr__(self, "token_rows", TokenRowCache(self.tokenizer))
 
     def __call__(self, items: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
         if not items:
@@ -146,7 +188,7 @@ class MotionBatchCollator:
             raise KeyError(f"training samples lack {missing}; a sample needs {list(needed)}")
         images = preprocess_images([np.asarray(it["image"]) for it in items], self.preprocess)
         prompts = [format_prompt(it["instruction"], self.prompt_template) for it in items]
-        prompt_tokens, prompt_index = unique_tokens(self.tokenizer, prompts)
+        prompt_tokens, prompt_index = unique_tokens(self.token_rows, prompts)
         motion_ids = torch.tensor([int(it["motion_id"]) for it in items], dtype=torch.long)
         if self.motion_token_table is not None:
             n = self.motion_token_table.shape[0]
@@ -156,7 +198,7 @@ class MotionBatchCollator:
             uniq, motion_index = torch.unique(motion_ids, return_inverse=True)
             motion_tokens = self.motion_token_table[uniq]
         else:
-            motion_tokens, motion_index = unique_tokens(self.tokenizer, [str(it["supervision"]) for it in items])
+            motion_tokens, motion_index = unique_tokens(self.token_rows, [str(it["supervision"]) for it in items])
         batch = {
             "images": images,
             "prompt_tokens": prompt_tokens,
@@ -210,5 +252,8 @@ def collator_for(
 
 
 def worker_init(_: int) -> None:
-    """One torch thread per DataLoader worker: workers run in parallel already."""
+    """One torch thread per DataLoader worker (workers run in parallel already); freed memory kept for reuse."""
+    from cliprt_agents.distributed import keep_freed_memory
+
     torch.set_num_threads(1)
+    keep_freed_memory()

@@ -42,7 +42,14 @@ from cliprt_agents.checkpoint import (
 )
 from cliprt_agents.config import ModelConfig, TrainConfig
 from cliprt_agents.data import collator_for, split_by_episode, worker_init
-from cliprt_agents.distributed import DistributedContext, EpochBatchSampler, barrier, init_distributed, wrap_ddp
+from cliprt_agents.distributed import (
+    DistributedContext,
+    EpochBatchSampler,
+    barrier,
+    init_distributed,
+    keep_freed_memory,
+    wrap_ddp,
+)
 from cliprt_agents.model import CLIPRT, MAX_LOGIT_SCALE, build_model
 from cliprt_agents.objective import compute_loss, evaluate, freeze_unused, uses_contrastive
 from cliprt_agents.optim import amp_dtype, autocast, lr_at, make_optimizer, to_device
@@ -136,6 +143,8 @@ class Trainer:
         """Process group, run folder, model (fresh, resumed or fine-tuned), optimiser and data."""
         cfg = self.config
         ctx = init_distributed(self.device_pref)
+        if ctx.device.type == "cpu":
+            keep_freed_memory()  # no page faults on every step's large buffers
         dtype = amp_dtype(ctx.device, cfg.precision)
         if ctx.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -265,7 +274,9 @@ class Trainer:
         cfg, loop = self.config, run.loop
         if loop.t_mark is not None:
             loop.train_seconds += time.perf_counter() - loop.t_mark
+            loop.cpu_seconds += time.process_time() - loop.cpu_mark
             loop.timed_samples += cfg.batch_size
+            loop.timed_steps += 1
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{loop.last_loss:.4f}", lr=f"{lr:.2e}", epoch=loop.epoch)
@@ -276,13 +287,14 @@ class Trainer:
             self._validate_and_keep_best(run, bar)
         if loop.step % cfg.checkpoint_every == 0 or due:
             self._checkpoint_run(run)
-        loop.t_mark = time.perf_counter()
+        loop.t_mark, loop.cpu_mark = time.perf_counter(), time.process_time()
 
     def _log_metrics(self, run: RunParts, lr: float, parts: dict[str, float]) -> None:
         loop = run.loop
         row = {"step": loop.step, "epoch": loop.epoch, "loss": float(np.mean(loop.run_losses)), "lr": lr}
         row.update({k: v for k, v in parts.items()})
         row["logit_scale"] = float(run.model.logit_scale_param.detach().exp())
+        row.update(loop.timing)
         self._append_metrics(self.metrics_path, row)
         loop.run_losses.clear()
 

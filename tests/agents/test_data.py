@@ -7,7 +7,14 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from cliprt_agents.data import InMemoryMotionDataset, collator_for, episode_chunks, split_by_episode, worker_init
+from cliprt_agents.data import (
+    InMemoryMotionDataset,
+    TokenRowCache,
+    collator_for,
+    episode_chunks,
+    split_by_episode,
+    worker_init,
+)
 from cliprt_agents.synthetic import SyntheticMotionDataset
 
 
@@ -87,3 +94,47 @@ def test_toy_task_needs_image_and_instruction():
     assert len({data[i]["motion_id"] for i in range(len(data))}) == 4  # the instruction picks the axis
     again = SyntheticMotionDataset(400, seed=3)
     assert np.array_equal(again[7]["image"], data[7]["image"])  # deterministic per index
+
+
+def test_cached_token_rows_equal_the_tokenizers(make_model):
+    tokenizer = make_model().tokenizer
+    cache = TokenRowCache(tokenizer, max_texts=5)
+    texts = ["move left", "move the arm up by 5 cm", "move left", "close the gripper"]
+    for _ in range(2):  # misses, then hits
+        assert torch.equal(cache(texts), tokenizer(texts))
+    many = [f"move {i} cm" for i in range(7)]  # past max_texts: starts over, rows still right
+    assert torch.equal(cache(many), tokenizer(many)) and len(cache.rows) <= 7
+    out = cache(["move left"])
+    out.zero_()  # a returned batch is the caller's: the cache keeps its own rows
+    assert torch.equal(cache(["move left"]), tokenizer(["move left"]))
+
+
+def test_a_tokenizer_with_rows_of_varying_width_is_called_every_time():
+    def pad_to_longest(texts):
+        width = max(len(t) for t in texts)
+        return torch.tensor([[len(t)] * len(t) + [0] * (width - len(t)) for t in texts])
+
+    cache = TokenRowCache(pad_to_longest)
+    assert torch.equal(cache(["ab"]), pad_to_longest(["ab"]))
+    assert torch.equal(cache(["abc", "ab"]), pad_to_longest(["abc", "ab"]))
+    assert not cache.enabled and torch.equal(cache(["ab"]), pad_to_longest(["ab"]))
+
+
+@pytest.mark.parametrize("variant", ["language", "action_tokens", "plus"])
+def test_collate_with_cached_tokens_equals_direct_tokenisation(make_model, vocabulary, variant):
+    """Batch for batch, the collator gives what tokenising every text again gave (the earlier path)."""
+    from cliprt_agents.config import format_prompt
+    from cliprt_agents.text import unique_tokens
+
+    model = make_model(variant)
+    collate = collator_for(model, vocabulary, with_vocabulary=variant != "plus")
+    data = SyntheticMotionDataset(64, seed=5, paraphrase=True)
+    for start in (0, 16, 0, 32):  # repeated batches come from the cache
+        items = [data[i] for i in range(start, start + 16)]
+        batch = collate(items)
+        prompts = [format_prompt(it["instruction"], model.config.prompt_template) for it in items]
+        tokens, index = unique_tokens(model.tokenizer, prompts)
+        assert torch.equal(batch["prompt_tokens"], tokens) and torch.equal(batch["prompt_index"], index)
+        if variant != "action_tokens":
+            tokens, index = unique_tokens(model.tokenizer, [it["supervision"] for it in items])
+            assert torch.equal(batch["motion_tokens"], tokens) and torch.equal(batch["motion_index"], index)
