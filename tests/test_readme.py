@@ -83,6 +83,15 @@ SMOKE: dict[str, dict[str, list[str]]] = {
         "--max-steps": ["2"],
         "--batch-size": ["4"],
     },
+    "cliprt pretrain-data --out runs/corpus": {"--episodes-per-task": ["1"], "--tasks": ["PointTo"]},
+    "cliprt pretrain --data runs/corpus --out runs/pretrain": {
+        "--max-steps": ["2"],
+        "--batch-size": ["4"],
+        "--num-workers": ["0"],
+        "--val-fraction": ["0"],
+    },
+    "cliprt pretrain-data --out runs/corpus-dagger --episodes-per-task 200 --driver runs/pretrain --driver-prob 0.5 "
+    "--first-episode 20000": {"--episodes-per-task": ["1"], "--tasks": ["PointTo"]},
     "python -m benchmarks.env_speed": {"--steps": ["5"], "--size": ["64"], "--tasks": ["Pick"]},
     "python -m benchmarks.experts": {"--episodes": ["1"], "--tasks": ["Pick"]},
     "python -m benchmarks.data_speed": {"--episodes": ["1"], "--image-size": ["64"], "--per-demo": ["1"]},
@@ -95,6 +104,7 @@ SMOKE: dict[str, dict[str, list[str]]] = {
         "--threads": ["1"],
     },
     "python -m benchmarks.train_speed": {"--steps": ["2"], "--batch-size": ["8"], "--samples": ["64"]},
+    "python -m benchmarks.text_tower_speed": {"--batch-size": ["8"], "--repeat": ["1"]},
     "python -m benchmarks.learnability": {
         "--cameras": ["wrist"],
         "--demos": ["2"],
@@ -215,7 +225,9 @@ def test_readme_commands_run_from_a_fresh_directory(ran, user_dir):
     # what the commands left behind, at the README's relative paths
     for path in ("runs/pick-v0", "runs/pick-teleop-v0", "runs/pick-sta-v0"):  # datasets
         assert (user_dir / path / "cliprt_manifest.json").exists(), path
-    for path in ("runs/clip-rt", "runs/toy", "runs/clip-rt-sim", "runs/clip-rt-ddp"):  # CLIP-RT runs
+    for path in ("runs/corpus", "runs/corpus-dagger"):  # pretraining corpora, the second driven by runs/pretrain
+        assert (user_dir / path / "corpus.json").exists(), path
+    for path in ("runs/clip-rt", "runs/toy", "runs/clip-rt-sim", "runs/clip-rt-ddp", "runs/pretrain"):  # CLIP-RT runs
         assert (user_dir / path / "model").is_dir(), path
     for path in ("runs/bc", "runs/ppo"):  # baselines
         assert any((user_dir / path).iterdir()), path
