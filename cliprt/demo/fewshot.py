@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict, replace
 from typing import Any
 
-from cliprt.demo.pipeline import EVAL_SEED, DemoConfig, _stage, agent_specs, augment, check_resumable, collect
+from cliprt.demo.pipeline import DemoConfig, _stage, agent_specs, augment, bench_config, check_resumable, collect
 from cliprt.demo.training import train_bc_baseline, train_clip_rt
 
 #: The agents the few-shot study compares.
@@ -55,19 +55,11 @@ def run_fewshot(base: DemoConfig, demos: tuple[int, ...] = DEFAULT_DEMOS) -> dic
 def _bench(config: DemoConfig) -> dict:
     from cliprt.evaluation.report import write_reports
     from cliprt.evaluation.runner import run_benchmark
-    from cliprt.evaluation.settings import BenchConfig
     from cliprt.evaluation.stats import set_summary
     from cliprt_agents.registry import AgentSpec
 
     specs = [s for s in agent_specs(config) if s.split(":", 1)[0] in FEWSHOT_AGENTS]
-    bench_cfg = BenchConfig(
-        env_ids=config.env_ids,
-        episodes=config.eval_episodes,
-        seeds=(EVAL_SEED,),
-        num_envs=config.num_envs,
-        image_size=config.image_size,
-        camera=config.camera,
-    )
+    bench_cfg = bench_config(config)
     agents = [AgentSpec.parse(s) for s in specs]
     rows = run_benchmark(bench_cfg, agents, config.out / "bench")
     write_reports(config.out / "bench", rows, asdict(bench_cfg), {a.label: a.checkpoint for a in agents})

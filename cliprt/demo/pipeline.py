@@ -182,22 +182,29 @@ def task_sets(config: DemoConfig) -> dict[str, list[str]]:
     return sets
 
 
+def bench_config(config: DemoConfig, **overrides: Any) -> Any:
+    """The benchmark settings of the main job (its env ids, episodes, seed, view), with ``overrides``."""
+    from cliprt.evaluation.settings import BenchConfig
+
+    settings = {
+        "env_ids": config.env_ids,
+        "episodes": config.eval_episodes,
+        "seeds": (EVAL_SEED,),
+        "num_envs": config.num_envs,
+        "image_size": config.image_size,
+        "camera": config.camera,
+        **overrides,
+    }
+    return BenchConfig(**settings)
+
+
 def bench(config: DemoConfig) -> dict:
     from cliprt.evaluation.report import markdown_table, write_reports
     from cliprt.evaluation.runner import run_benchmark
-    from cliprt.evaluation.settings import BenchConfig
     from cliprt.evaluation.stats import set_summary, set_table
     from cliprt_agents.registry import AgentSpec
 
-    bench_cfg = BenchConfig(
-        env_ids=config.env_ids,
-        episodes=config.eval_episodes,
-        seeds=(EVAL_SEED,),
-        num_envs=config.num_envs,
-        image_size=config.image_size,
-        camera=config.camera,
-        trace=True,
-    )
+    bench_cfg = bench_config(config, trace=True)
     agents = [AgentSpec.parse(s) for s in agent_specs(config)]
     out = config.out / "bench"
     rows = run_benchmark(bench_cfg, agents, out)
@@ -220,7 +227,6 @@ def bench_heldout(config: DemoConfig) -> dict:
     """CLIP-RT and BC on the same episodes, instructions in held-out phrasings (tasks that have them)."""
     from cliprt.evaluation.report import write_reports
     from cliprt.evaluation.runner import run_benchmark
-    from cliprt.evaluation.settings import BenchConfig
     from cliprt.evaluation.stats import set_summary, set_table
     from cliprt_agents.registry import AgentSpec
     from cliprt_envs.registry import sim_task_entry
@@ -228,16 +234,7 @@ def bench_heldout(config: DemoConfig) -> dict:
     env_ids = tuple(e for t, e in zip(config.tasks, config.env_ids) if sim_task_entry(t).task_class.heldout_templates)
     if not env_ids:
         return {"sets": {}, "sets_table": ""}
-    bench_cfg = BenchConfig(
-        env_ids=env_ids,
-        episodes=config.eval_episodes,
-        seeds=(EVAL_SEED,),
-        num_envs=config.num_envs,
-        image_size=config.image_size,
-        camera=config.camera,
-        phrasings="held_out",
-        video_episodes=0,
-    )
+    bench_cfg = bench_config(config, env_ids=env_ids, phrasings="held_out", video_episodes=0)
     agents = [AgentSpec.parse(s) for s in agent_specs(config) if s.split(":", 1)[0] in HELDOUT_AGENTS]
     rows = run_benchmark(bench_cfg, agents, config.out / "bench-heldout")
     write_reports(config.out / "bench-heldout", rows, asdict(bench_cfg), {a.label: a.checkpoint for a in agents})

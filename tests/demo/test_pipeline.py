@@ -140,3 +140,17 @@ def test_make_demo_smoke_passes_the_flag_and_keeps_the_plain_demo():
     assert dry_run().endswith("cliprt demo --out runs/demo")
     assert dry_run("SMOKE=1").endswith("cliprt demo --smoke --out runs/demo-smoke")
     assert dry_run("SMOKE=1", "OUT=/tmp/elsewhere").endswith("cliprt demo --smoke --out /tmp/elsewhere")
+
+
+def test_fewshot_trains_the_three_learners_on_novel_tasks_only(tmp_path, tiny_checkpoint):
+    from cliprt.demo.fewshot import FEWSHOT_AGENTS, novel_tasks, run_fewshot
+
+    assert len(novel_tasks()) >= 4
+    base = replace(_tiny(tmp_path / "fewshot", init=tiny_checkpoint), tasks=("Stamp",))
+    result = run_fewshot(base, demos=(1,))
+    assert set(result["results"]) == set(FEWSHOT_AGENTS)
+    assert "| clip-rt |" in result["table"] and (base.out / "fewshot.md").is_file()
+    made = json.loads((base.out / "demos-1" / "demo_config.json").read_text())
+    assert made["tasks"] == ["Stamp"] and made["demos_per_task"] == 1
+    with pytest.raises(ValueError, match="--init"):
+        run_fewshot(replace(base, init=None), demos=(1,))
