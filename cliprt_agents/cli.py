@@ -70,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t = p.add_argument_group("training")
     t.add_argument("--out", type=Path, help="run directory (checkpoints, metrics, final model); required")
     add_config_flags(t, TrainConfig)
-    _add_run_flags(t)
+    add_run_flags(t)
     t.add_argument("--overwrite", action="store_true", help="start over instead of resuming from --out")
     p.set_defaults(func=cmd_train, train_parser=p)
 
@@ -87,7 +87,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     bt = bc.add_argument_group("training")
     bt.add_argument("--out", type=Path, required=True, help="model directory")
     add_config_flags(bt, BCConfig, dest_prefix="bc_")
-    _add_run_flags(bt)
+    add_run_flags(bt)
     bt.add_argument("--no-progress", action="store_true", help="no progress bars")
     bc.set_defaults(func=cmd_train_bc)
     _register_ppo(baselines)
@@ -127,7 +127,7 @@ def _add_data_flags(p: argparse.ArgumentParser, title: str, required: bool = Fal
     return src
 
 
-def _add_run_flags(t: argparse._ArgumentGroup) -> None:
+def add_run_flags(t: argparse._ArgumentGroup) -> None:
     """How this process runs (not hyper-parameters: they change speed, not results)."""
     t.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, or auto (cuda when torch sees a GPU, else cpu)")
     t.add_argument(
@@ -200,7 +200,7 @@ def _check_required(args: argparse.Namespace) -> None:
         parser.error(f"one of the arguments {' '.join(_REQUIRED_DATA)} is required")
 
 
-def _set_threads(threads: int | None) -> None:
+def set_threads(threads: int | None) -> None:
     if threads is not None:
         if threads < 1:
             raise ValueError("--threads must be >= 1")
@@ -249,7 +249,7 @@ def _train(args: argparse.Namespace) -> int:
 
     model_config, train_config = _configs(args)
     resolve_device(args.device, fix="--device cpu")  # before collecting data or building the model
-    _set_threads(args.threads)
+    set_threads(args.threads)
     rank = int(os.environ.get("RANK", "0"))
     progress = train_config.progress and rank == 0
     val_dataset = None
@@ -303,7 +303,7 @@ def cmd_train_bc(args: argparse.Namespace) -> int:
 
     config = config_from_flags(BCConfig, args, dest_prefix="bc_")
     resolve_device(args.device, fix="--device cpu")
-    _set_threads(args.threads)
+    set_threads(args.threads)
     dataset, data_info = _load_training_data(
         args, chunk_size=1, recorded_chunk=None, seed=config.seed, progress=not args.no_progress
     )

@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from cliprt_agents.cli import HelpFormatter, _add_run_flags, _set_threads, print_summary
+from cliprt_agents.cli import HelpFormatter, add_run_flags, print_summary, set_threads
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -66,7 +66,7 @@ def _register_pretrain(sub: argparse._SubParsersAction) -> None:
     t = p.add_argument_group("training")
     t.add_argument("--out", type=Path, required=True, help="run directory (checkpoints, metrics, final model)")
     add_config_flags(t, TrainConfig, defaults=PRETRAIN_TRAIN)
-    _add_run_flags(t)
+    add_run_flags(t)
     t.add_argument("--overwrite", action="store_true", help="start over instead of resuming from --out")
     p.set_defaults(func=cmd_pretrain)
 
@@ -101,7 +101,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     model_config = config_from_flags(ModelConfig, args, action_indices=SEVEN_DOF_INDICES)
     train_config = config_from_flags(TrainConfig, args)
     resolve_device(args.device, fix="--device cpu")
-    _set_threads(args.threads)
+    set_threads(args.threads)
     missing = [str(p) for p in args.data if not Path(p).exists()]
     if missing:
         raise FileNotFoundError(f"no such corpus or dataset: {', '.join(missing)} (make one with `cliprt pretrain-data`)")
