@@ -96,9 +96,9 @@ class CorpusConfig:
 
 def corpus_tasks(config: CorpusConfig) -> tuple[str, ...]:
     """Task names of the corpus; only Common tasks are allowed (Novel ones stay unseen)."""
-    from cliprt_envs.registry import SIM_TASKS
+    from cliprt_envs.registry import COMMON_TASKS
 
-    common = tuple(t.name for t in SIM_TASKS if getattr(t.task_class, "task_set", "common") == "common")
+    common = tuple(t.name for t in COMMON_TASKS)
     if not config.tasks:
         return common
     bad = [t for t in config.tasks if t not in common]

@@ -22,9 +22,9 @@ DEFAULT_DEMOS = (1, 5, 10)
 
 
 def novel_tasks() -> tuple[str, ...]:
-    from cliprt_envs.registry import SIM_TASKS
+    from cliprt_envs.registry import NOVEL_TASKS
 
-    return tuple(e.name for e in SIM_TASKS if getattr(e.task_class, "task_set", "common") == "novel")
+    return tuple(e.name for e in NOVEL_TASKS)
 
 
 def run_fewshot(base: DemoConfig, demos: tuple[int, ...] = DEFAULT_DEMOS) -> dict[str, Any]:

@@ -177,7 +177,7 @@ def task_sets(config: DemoConfig) -> dict[str, list[str]]:
 
     sets: dict[str, list[str]] = {}
     for task, env_id in zip(config.tasks, config.env_ids):
-        kind = getattr(sim_task_entry(task).task_class, "task_set", "common")
+        kind = sim_task_entry(task).task_set
         sets.setdefault(kind.capitalize(), []).append(env_id)
     return sets
 
