@@ -22,15 +22,31 @@ export PYOPENGL_PLATFORM ?= $(MUJOCO_GL)
 # slower (measured); one thread per process is the fast setting there.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: install demo ablations fewshot test lint format bench clean
+.PHONY: install install-test sysdeps demo ablations fewshot test lint format bench clean
 
 install: $(VENV)/.installed
+# The tests also run the real-robot driver against its twin (ur5 extra) and the real LIBERO (libero extra, 622 MB of assets).
+install-test: $(VENV)/.installed-test
+
+# System packages the tests use: Chromium and its driver (the web app's browser tests), libusb (pyrealsense2).
+SYSDEPS := chromium chromium-driver libusb-1.0-0
+sysdeps:
+	@missing=$$(for p in $(SYSDEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing $$missing"; apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing system packages: $$missing; run: sudo apt-get install $$missing" >&2; exit 1; fi; \
+	fi
 
 $(VENV)/.installed: $(ROOT)/setup.cfg $(ROOT)/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 	$(BIN)/pip install --quiet $(TORCH)
 	$(BIN)/pip install --quiet -e "$(ROOT)[all,dev]"
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e "$(ROOT)[all,dev,ur5,libero]"
 	touch $@
 
 demo: install
@@ -44,7 +60,7 @@ ablations: install
 fewshot: install
 	$(BIN)/cliprt demo --fewshot --out runs/fewshot
 
-test: install
+test: sysdeps install-test
 	cd $(ROOT) && HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 lint: install
