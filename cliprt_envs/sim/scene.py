@@ -288,9 +288,11 @@ def build_mjcf(spec: SceneSpec) -> str:
     fixtures = "".join(_fixture_xml(f) for f in spec.fixtures)
     drawer = "".join(_drawer_xml(d) for d in drawers) + "".join(_lid_xml(lid) for lid in spec.lids)
     lim = f"{-TWO_PI:.6f} {TWO_PI:.6f}"
+    # A drawer never touches its own cabinet (MuJoCo 3.3 does not filter this mocap parent-child pair by itself).
+    excludes = "".join(f'\n    <exclude body1="{d.name}_cabinet" body2="{d.name}"/>' for d in drawers)
     return f"""{_header_xml(spec)}{_world_xml()}{_arm_xml(lim)}{objects}{fixtures}{drawer}
   </worldbody>
-{_actuation_xml(lim)}"""
+{_actuation_xml(lim, excludes)}"""
 
 
 def _header_xml(spec: SceneSpec) -> str:
@@ -420,12 +422,12 @@ def _arm_xml(lim: str) -> str:
     </body>"""
 
 
-def _actuation_xml(lim: str) -> str:
-    """Contact exclusions inside the gripper and the position servos."""
+def _actuation_xml(lim: str, excludes: str = "") -> str:
+    """Contact exclusions (inside the gripper, plus ``excludes``) and the position servos."""
     return f"""  <contact>
     <exclude body1="left_finger" body2="right_finger"/>
     <exclude body1="gripper" body2="left_finger"/>
-    <exclude body1="gripper" body2="right_finger"/>
+    <exclude body1="gripper" body2="right_finger"/>{excludes}
   </contact>
   <actuator>
     <position name="shoulder_pan" class="arm" joint="shoulder_pan" ctrlrange="{lim}"/>
