@@ -227,8 +227,14 @@ def check_hub_model(model_name: str) -> None:
         )
 
 
-def create_clip(model_name: str, pretrained: str | None, *, image_size: int | None = None) -> tuple[Any, dict[str, Any]]:
-    """An open_clip model (on the CPU, fp32) and its final preprocessing config."""
+def create_clip(
+    model_name: str, pretrained: str | None, *, image_size: int | None = None, text_tower: str = "own"
+) -> tuple[Any, dict[str, Any]]:
+    """An open_clip model (on the CPU, fp32) and its final preprocessing config.
+
+    ``text_tower`` other than ``"own"`` swaps in a frozen Hugging Face
+    sentence encoder (:mod:`cliprt_agents.sentence_tower`).
+    """
     open_clip = import_open_clip()
     if model_name.startswith("hf-hub:"):
         check_hub_model(model_name)
@@ -236,6 +242,11 @@ def create_clip(model_name: str, pretrained: str | None, *, image_size: int | No
     kwargs: dict[str, Any] = {}
     if image_size is not None:
         kwargs["force_image_size"] = image_size
+    if text_tower != "own":
+        from cliprt_agents.sentence_tower import encoder_folder, open_clip_text_cfg
+
+        kwargs["force_custom_text"] = True
+        kwargs["text_cfg"] = open_clip_text_cfg(encoder_folder(text_tower))
     if weights.source is not None and weights.source != pretrained:
         # A cached file stands in for the tag: keep the tag's preprocessing.
         kwargs["force_preprocess_cfg"] = dict(weights.preprocess)
@@ -338,8 +349,13 @@ def _quiet_random_init(active: bool) -> Iterator[None]:
         root.removeFilter(filt)
 
 
-def get_tokenizer(model_name: str) -> Any:
-    """open_clip's tokenizer for ``model_name`` (the tiny model uses CLIP's BPE tokenizer)."""
+def get_tokenizer(model_name: str, text_tower: str = "own") -> Any:
+    """open_clip's tokenizer for ``model_name`` (the tiny model uses CLIP's BPE tokenizer), or the sentence encoder's."""
+    if text_tower != "own":
+        from cliprt_agents.sentence_tower import encoder_folder, make_tokenizer
+
+        import_open_clip()
+        return make_tokenizer(encoder_folder(text_tower))
     return import_open_clip().get_tokenizer(model_name)
 
 

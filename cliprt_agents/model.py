@@ -193,6 +193,12 @@ class CLIPRT(nn.Module):
         self.embed_dim = embed_dim
         self.action_token_ids = list(action_token_ids) if action_token_ids is not None else None
         self.decoder: ActionDecoder | None = None
+        self.text_cache: Any = None  # a frozen sentence encoder's pooled features (sentence_tower.py)
+        if config.text_tower != "own":
+            from cliprt_agents.sentence_tower import PooledFeatureCache, freeze
+
+            freeze(clip.text)
+            self.text_cache = PooledFeatureCache()
         if config.variant == "plus":
             shape = text_tower_shape(architecture, clip)
             self.decoder = ActionDecoder(embed_dim, shape, config.chunk_size, config.action_dim, config.head_blocks)
@@ -221,6 +227,10 @@ class CLIPRT(nn.Module):
         it never reaches the pooled output, so cutting it changes nothing but
         the time (the text tower costs 3-5x less per step).
         """
+        if self.text_cache is not None:
+            from cliprt_agents.sentence_tower import encode_with_cache
+
+            return encode_with_cache(self.clip.text, tokens, self.text_cache)
         return encode_text_trimmed(self.clip, tokens)
 
     def context(self, image_emb: torch.Tensor, prompt_emb: torch.Tensor) -> torch.Tensor:
@@ -290,8 +300,8 @@ def build_model(
     from cliprt_agents.text import action_token_ids as pick_action_tokens
 
     pretrained = config.pretrained if load_pretrained else None
-    clip, pp_cfg = create_clip(config.backbone, pretrained, image_size=config.image_size)
-    tokenizer = get_tokenizer(config.backbone)
+    clip, pp_cfg = create_clip(config.backbone, pretrained, image_size=config.image_size, text_tower=config.text_tower)
+    tokenizer = get_tokenizer(config.backbone, config.text_tower)
     architecture = model_architecture(config.backbone)
     spec = preprocess if preprocess is not None else PreprocessSpec.from_open_clip(pp_cfg)
     with torch.no_grad():

@@ -33,6 +33,7 @@ from cliprt_agents.checkpoint import (
     CheckpointError,
     latest_checkpoint,
     load_model,
+    load_state,
     load_training_checkpoint,
     optimizer_from_safetensors,
     read_config,
@@ -363,7 +364,7 @@ class Trainer:
         self, ckpt: Path, model: CLIPRT, optimizer: torch.optim.Optimizer, scaler: Any, ctx: DistributedContext
     ) -> tuple[int, int, int, float | None]:
         model_tensors, opt_tensors, state = load_training_checkpoint(ckpt)
-        model.load_state_dict(model_tensors, strict=True)
+        load_state(model, model_tensors, ckpt)
         try:
             optimizer.load_state_dict(optimizer_from_safetensors(opt_tensors, state["optimizer"]))
         except (KeyError, ValueError) as exc:

