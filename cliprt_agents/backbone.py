@@ -262,7 +262,12 @@ def create_clip(
     if local_file:
         check_weights_file(weights.source, model_name)
     try:
-        with _quiet_random_init(weights.source is None):
+        quiet_text = contextlib.nullcontext()
+        if text_tower != "own":
+            from cliprt_agents.sentence_tower import quiet_loading
+
+            quiet_text = quiet_loading()
+        with _quiet_random_init(weights.source is None), quiet_text:
             model = open_clip.create_model(model_name, pretrained=weights.source, **kwargs)
     except Exception as exc:
         if isinstance(exc, RuntimeError) and "not found in built-ins" in str(exc):

@@ -22,8 +22,10 @@ config, and loading checks it).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +91,22 @@ def open_clip_text_cfg(folder: Path) -> dict[str, Any]:
         "hf_proj_type": "mlp",  # the encoder is frozen: a linear map alone separates left from right poorly
         "context_length": CONTEXT_LENGTH,
     }
+
+
+@contextlib.contextmanager
+def quiet_loading() -> Iterator[None]:
+    """transformers' load report (it lists the encoder's unused pooler weights) and progress bar, off while loading."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def make_tokenizer(folder: Path) -> Any:
