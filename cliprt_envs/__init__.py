@@ -11,7 +11,7 @@ from collections.abc import Iterable
 import gymnasium as gym
 
 from cliprt_envs.motions import Motion, UnknownMotionError, Vocabulary, default_vocabulary
-from cliprt_envs.registry import ENV_ENTRIES, REAL_UR5_ID, EnvEntry
+from cliprt_envs.registry import ENV_ENTRIES, EnvEntry
 
 __version__ = "0.1.0"
 
@@ -39,10 +39,7 @@ def _register(entries: Iterable[EnvEntry] = ENV_ENTRIES) -> None:
 
 def registered_ids() -> list[str]:
     """Every Gymnasium id this package provides."""
-    ids = [e.env_id for e in ENV_ENTRIES]
-    if REAL_UR5_ID in gym.registry and REAL_UR5_ID not in ids:
-        ids.insert(0, REAL_UR5_ID)
-    return ids
+    return [e.env_id for e in ENV_ENTRIES]
 
 
 _register()
