@@ -1,4 +1,4 @@
-"""``cliprt teleop``, ``collect``, ``augment``, ``convert`` and ``dataset``.
+"""``cliprt teleop``, ``run``, ``collect``, ``augment``, ``convert`` and ``dataset``.
 
 Only argparse at import time (``cliprt --help`` stays fast); gymnasium,
 MuJoCo, Minari and torch load inside the command that needs them.
@@ -11,12 +11,14 @@ import json
 import math
 from pathlib import Path
 
+from cliprt_data.teleop.run_command import add_web_flags
+
 AMOUNT_CHOICES = {"none": None, "slightly": 0, "a-bit": 1, "a-fair-amount": 2, "a-lot": 3}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the data commands to the ``cliprt`` parser's sub-commands."""
-    for add in (_add_teleop, _add_collect, _add_augment, _add_convert, _add_dataset):
+    for add in (_add_teleop, _add_run, _add_collect, _add_augment, _add_convert, _add_dataset):
         add(sub)
 
 
@@ -37,8 +39,61 @@ def _add_teleop(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--view", type=Path, default=None, help="PNG refreshed with the camera image (default: OUT/teleop_view.png)")
     p.add_argument("--window", action="store_true", help="also show the image in a window (needs a display and tkinter)")
     p.add_argument("--confirm", action="store_true", help="ask before executing each motion (advisable on a real robot)")
+    _robot_args(p)
+    add_web_flags(p)
     _storage_args(p)
     p.set_defaults(func=cmd_teleop)
+
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run a policy on an env while you watch and correct it in words; record every step",
+        description="The policy proposes each motion (its top motions and scores are shown); press Enter (or 'Let the "
+        "policy act' in the browser) to let it act, or type a correction in your own words: it goes through the "
+        "translator and overrides that step only. Every correction is logged with what the policy wanted and saved with "
+        "its episode. Commands: undo, success, done, discard, quit.",
+    )
+    p.add_argument(
+        "--policy",
+        required=True,
+        help="a checkpoint (run folder, file, shipped name such as cliprt-ur5sim-v1) or an agent spec (expert, bc=PATH)",
+    )
+    p.add_argument("--env", required=True, help="environment id, e.g. CLIPRT-UR5Sim-Pick-v0 (see `cliprt envs`)")
+    p.add_argument("--out", type=Path, required=True, help="dataset folder the episodes are recorded into")
+    p.add_argument("--episodes", type=int, default=1, help="episodes to run")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first episode's scene")
+    p.add_argument("--max-steps", type=int, default=None, help="step limit per episode (default: the env's)")
+    p.add_argument(
+        "--scorer",
+        choices=("none", "vlm"),
+        default="none",
+        help="vlm: a vision-language model re-weights the policy's top motions "
+        "(CLIPRT_LLM_URL, CLIPRT_LLM_MODEL, CLIPRT_LLM_API_KEY)",
+    )
+    p.add_argument("--confirm", action="store_true", help="ask before executing each correction (terminal)")
+    _robot_args(p)
+    _translator_args(p)
+    _view_args(p)
+    add_web_flags(p)
+    _storage_args(p)
+    p.set_defaults(func=cmd_run)
+
+
+def _robot_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="robot config (YAML/TOML) for a real robot, e.g. --env CLIPRT-UR5-v0 --config robot.yaml "
+        "(its instruction: field starts each episode; type another in the session)",
+    )
+    p.add_argument(
+        "--speed-scale",
+        type=float,
+        default=None,
+        help="real robot: fraction (0, 1] of the config's speed limits; 0.25 for a first run",
+    )
 
 
 def _add_collect(sub: argparse._SubParsersAction) -> None:
@@ -189,20 +244,17 @@ def _check_env(env_id: str) -> None:
 
 
 def cmd_teleop(args: argparse.Namespace) -> int:
-    import gymnasium as gym
 
     from cliprt_data.recorder import DatasetRecorder, RecorderConfig
     from cliprt_data.storage import StorageConfig
     from cliprt_data.teleop import HELP, ConsoleUser, TeleopConfig, TeleopSession
+    from cliprt_data.teleop.run_command import make_env
     from cliprt_envs.motions import default_vocabulary
 
     if args.episodes < 1:
         raise ValueError("--episodes must be >= 1")
     _check_env(args.env)
-    kwargs = {"image_size": args.image_size, **({"camera": args.camera} if args.camera else {})}
-    if args.max_steps is not None:
-        kwargs["max_episode_steps"] = args.max_steps
-    env = gym.make(args.env, **kwargs)
+    env = make_env(args)
     config = RecorderConfig(
         storage=StorageConfig(jpeg=_jpeg_choice(args)), source="teleop", step_kind="teleop", save_on_reset=False
     )
@@ -213,6 +265,8 @@ def cmd_teleop(args: argparse.Namespace) -> int:
     except BaseException:
         env.close()
         raise
+    if args.web:
+        return _teleop_web(args, recorder, translator)
     user = ConsoleUser(confirm=args.confirm)
     view = (args.view if args.view is not None else Path(recorder.path) / "teleop_view.png").absolute()
     view_existed = view.exists()
@@ -236,6 +290,34 @@ def cmd_teleop(args: argparse.Namespace) -> int:
         return 0
     print(f"\n{saved} episode(s) saved to {recorder.path}")
     return 0
+
+
+def _teleop_web(args: argparse.Namespace, recorder: object, translator: object) -> int:
+    """``cliprt teleop --web``: the same session and recorder, the person in the browser."""
+    from cliprt_data.teleop.run_command import serve_web
+
+    try:
+        outcomes = serve_web(
+            recorder,  # type: ignore[arg-type]
+            translator,  # type: ignore[arg-type]
+            episodes=args.episodes,
+            seed=args.seed,
+            host=args.host,
+            port=args.port,
+        )
+    finally:
+        recorder.close()  # type: ignore[attr-defined]
+    saved = sum(o.saved for o in outcomes)
+    kept = not recorder.writer.discarded  # type: ignore[attr-defined]
+    print(f"\n{saved} episode(s) saved" + (f" to {recorder.path}" if kept else ""))  # type: ignore[attr-defined]
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from cliprt_data.storage import StorageConfig
+    from cliprt_data.teleop.run_command import cmd_run as run
+
+    return run(args, _translator, StorageConfig(jpeg=_jpeg_choice(args)))  # type: ignore[arg-type]
 
 
 def cmd_collect(args: argparse.Namespace) -> int:

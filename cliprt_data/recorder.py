@@ -151,6 +151,8 @@ class DatasetRecorder(gym.Wrapper):
             is_success=bool(info.get("is_success", False)),
             sim_state=None if state is None else state.to_flat(),
         )
+        if isinstance(action, str):  # a text action is stored as the motion id it named (datasets hold numbers)
+            action = int(info["motion_id"]) if int(info.get("motion_id", -1)) >= 0 else self.vocabulary.id_of(action)
         self._episode.add(action, reward, terminated, truncated, obs, row, state)
         if terminated or truncated:
             self.end_episode(discard=not (self.config.save_failures or row["is_success"]))

@@ -16,30 +16,42 @@ through exactly the path a person uses (expert motion -> phrase -> translator
 Modules: :mod:`~cliprt_data.teleop.users` (commands, the user protocol, the
 console user), :mod:`~cliprt_data.teleop.scripted` (the scripted user),
 :mod:`~cliprt_data.teleop.viewer` (the camera image),
-:mod:`~cliprt_data.teleop.session` and :mod:`~cliprt_data.teleop.collect`.
+:mod:`~cliprt_data.teleop.session` and :mod:`~cliprt_data.teleop.collect`;
+:mod:`~cliprt_data.teleop.corrections` (a person corrects a running policy in words),
+:mod:`~cliprt_data.teleop.web` (the browser app) and
+:mod:`~cliprt_data.teleop.run_command` (``cliprt run``, ``--web``).
 """
 
 from __future__ import annotations
 
-from cliprt_data.teleop.collect import CollectConfig, collect_demonstrations
-from cliprt_data.teleop.scripted import ScriptedUser, ScriptedUserStats, natural_phrase
-from cliprt_data.teleop.session import EpisodeOutcome, TeleopConfig, TeleopSession
-from cliprt_data.teleop.users import COMMANDS, HELP, ConsoleUser, TeleopUser, parse_command
-from cliprt_data.teleop.viewer import ImageViewer
+import importlib
+from typing import Any
 
-__all__ = [
-    "COMMANDS",
-    "HELP",
-    "CollectConfig",
-    "ConsoleUser",
-    "EpisodeOutcome",
-    "ImageViewer",
-    "ScriptedUser",
-    "ScriptedUserStats",
-    "TeleopConfig",
-    "TeleopSession",
-    "TeleopUser",
-    "collect_demonstrations",
-    "natural_phrase",
-    "parse_command",
-]
+#: name -> the module that defines it; loaded on first use, so ``cliprt --help`` never pays for gymnasium.
+_EXPORTS = {
+    "CollectConfig": "cliprt_data.teleop.collect",
+    "collect_demonstrations": "cliprt_data.teleop.collect",
+    "ScriptedUser": "cliprt_data.teleop.scripted",
+    "ScriptedUserStats": "cliprt_data.teleop.scripted",
+    "natural_phrase": "cliprt_data.teleop.scripted",
+    "EpisodeOutcome": "cliprt_data.teleop.session",
+    "TeleopConfig": "cliprt_data.teleop.session",
+    "TeleopSession": "cliprt_data.teleop.session",
+    "COMMANDS": "cliprt_data.teleop.users",
+    "HELP": "cliprt_data.teleop.users",
+    "ConsoleUser": "cliprt_data.teleop.users",
+    "TeleopUser": "cliprt_data.teleop.users",
+    "parse_command": "cliprt_data.teleop.users",
+    "ImageViewer": "cliprt_data.teleop.viewer",
+    "CorrectionSession": "cliprt_data.teleop.corrections",
+    "ConsoleCorrectionUser": "cliprt_data.teleop.corrections",
+    "CorrectionRecord": "cliprt_data.teleop.corrections",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

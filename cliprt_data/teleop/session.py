@@ -10,7 +10,7 @@ from typing import Any
 from cliprt_data.recorder import DatasetRecorder
 from cliprt_data.teleop.users import HELP, TeleopUser, parse_command
 from cliprt_data.teleop.viewer import ImageViewer
-from cliprt_data.translate import Translator, validated
+from cliprt_data.translate import Translation, Translator, validated
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class EpisodeOutcome:
 
 
 @dataclass
-class _Episode:
+class EpisodeInProgress:
     """The episode a session is running: the last observation, the instruction, the steps taken."""
 
     obs: dict[str, Any]
@@ -73,15 +73,19 @@ class TeleopSession:
         if isinstance(ep, EpisodeOutcome):
             return ep
         while True:
-            if self.viewer is not None:
-                self.viewer.show(ep.obs["image"], f"{ep.instruction} (step {ep.steps})")
-            text = self.user.ask_supervision(ep.obs, ep.steps)
+            text = self._ask(ep)
             command = parse_command(text)
             outcome = self._command(command, ep) if command is not None else self._act(text, ep)
             if outcome is not None:
                 return outcome
 
-    def _start(self, seed: int | None, options: dict[str, Any] | None) -> _Episode | EpisodeOutcome:
+    def _ask(self, ep: EpisodeInProgress) -> str:
+        """Show the camera image and ask the user what to do at this step."""
+        if self.viewer is not None:
+            self.viewer.show(ep.obs["image"], f"{ep.instruction} (step {ep.steps})")
+        return self.user.ask_supervision(ep.obs, ep.steps)
+
+    def _start(self, seed: int | None, options: dict[str, Any] | None) -> EpisodeInProgress | EpisodeOutcome:
         """Reset and ask for the instruction; the outcome when the user quits or discards right away."""
         rec = self.recorder
         obs, _ = rec.reset(seed=seed, options=options)
@@ -94,9 +98,9 @@ class TeleopSession:
         instruction = answer if answer and command is None else default
         if instruction != default:
             obs = self._set_instruction(instruction, seed, options)
-        return _Episode(obs, instruction)
+        return EpisodeInProgress(obs, instruction)
 
-    def _command(self, command: str, ep: _Episode) -> EpisodeOutcome | None:
+    def _command(self, command: str, ep: EpisodeInProgress) -> EpisodeOutcome | None:
         """Carry out a typed command; the outcome when it ends the episode."""
         if command == "help":
             self.user.tell(HELP)
@@ -110,7 +114,7 @@ class TeleopSession:
             return self._save(command, ep.steps)
         return None
 
-    def _undo(self, ep: _Episode) -> None:
+    def _undo(self, ep: EpisodeInProgress) -> None:
         try:
             ep.obs = self.recorder.undo()
             ep.steps -= 1
@@ -131,18 +135,38 @@ class TeleopSession:
         self.user.tell(f"  saved episode {index} ({steps} steps, {'success' if ok else 'not successful'})")
         return EpisodeOutcome(index, index is not None, ok, steps, reason=command)
 
-    def _act(self, text: str, ep: _Episode) -> EpisodeOutcome | None:
+    def _act(self, text: str, ep: EpisodeInProgress) -> EpisodeOutcome | None:
         """Supervision -> validated translation -> reviewed -> one step; the outcome when the env ends the episode."""
-        rec = self.recorder
-        translation = validated(self.translator.translate(text, instruction=ep.instruction), self.vocabulary)
-        if not self.user.review(translation):
+        translation = self._reviewed(text, ep)
+        if translation is None:
             return None
         assert translation.motion_id is not None  # validated + reviewed
+        return self._execute(translation.motion_id, text, ep)
+
+    def _reviewed(self, text: str, ep: EpisodeInProgress) -> Translation | None:
+        """The validated translation of ``text`` once the user accepted it; None when unclear or refused."""
+        translation = validated(self.translator.translate(text, instruction=ep.instruction), self.vocabulary)
+        return translation if self.user.review(translation) else None
+
+    def _execute(
+        self,
+        action: Any,
+        supervision: str | None,
+        ep: EpisodeInProgress,
+        *,
+        step_kind: str | None = None,
+        labelled: bool | None = None,
+    ) -> EpisodeOutcome | None:
+        """Step the env through the recorder; the outcome when the env ends the episode."""
+        rec = self.recorder
         before = rec.writer.total_episodes
         ep.obs, _, terminated, truncated, info = rec.step(
-            translation.motion_id, supervision=text, step_kind=self.config.step_kind
+            action, supervision=supervision, step_kind=step_kind or self.config.step_kind, labelled=labelled
         )
         ep.steps += 1
+        done = getattr(self.user, "step_done", None)  # users that list the episode's steps (the web app)
+        if callable(done):
+            done(ep.steps, str(info.get("motion_text", "")), supervision, step_kind or self.config.step_kind)
         self._warn(info)
         if not (terminated or truncated):
             return None

@@ -8,7 +8,7 @@ import re
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,7 +35,7 @@ class LLMConfig:
 
     url: str
     model: str
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # never printed
     timeout_s: float = 30.0
     temperature: float = 0.0
     max_tokens: int = 64
@@ -134,7 +134,7 @@ class LLMTranslator:
             "max_tokens": self.config.max_tokens,
         }
         try:
-            content = self._post(body)
+            content = self.chat(body)
         except _LLMError as exc:
             return Translation(text, None, None, str(exc), self.source)
         return validated(self.parse_answer(text, content), self.vocabulary)
@@ -164,7 +164,8 @@ class LLMTranslator:
             )
         return Translation(text, mid, self.vocabulary.text(mid), "", self.source)
 
-    def _post(self, body: dict[str, object]) -> str:
+    def chat(self, body: dict[str, object]) -> str:
+        """POST one chat-completions request ``body``; the reply's message text (errors say what to fix)."""
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self.config.api_key:
             headers["Authorization"] = f"Bearer {self.config.api_key}"

@@ -698,3 +698,21 @@ def test_single_file_cut_short_keeps_the_episodes_stored_before_the_cut(tmp_path
     (garbage / "data" / "main_data.hdf5").write_bytes(b"\0" * size)
     with pytest.raises(DatasetCorruptedError, match="too damaged"):
         repair_dataset(garbage)
+
+
+def test_text_actions_are_recorded_as_the_motion_ids_they_name(tmp_path):
+    """``recorder.step("lower the arm by 1 centimeter")`` (the env's text actions) saves like a motion id."""
+    vocab = default_vocabulary()
+    texts = ["lower the arm by 1 centimeter", "move the arm to the left by 5 centimeters"]
+    recorder = DatasetRecorder(gym.make(PICK, image_size=SMALL), tmp_path / "text-actions-v0")
+    try:
+        recorder.reset(seed=0)
+        for text in texts:
+            recorder.step(text)
+        recorder.end_episode()
+    finally:
+        recorder.close()
+    with DatasetReader(tmp_path / "text-actions-v0") as reader:
+        ep = reader.episode(0)
+    assert ep.actions.tolist() == ep.motion_ids.tolist() == [vocab.id_of(t) for t in texts]
+    assert ep.supervision == texts
