@@ -14,11 +14,14 @@ import sys
 
 COMMAND_MODULES: tuple[str, ...] = (
     "cliprt_envs.cli",
+    "cliprt_envs.ur5.cli",
     "cliprt_agents.cli",
     "cliprt_agents.pretrain_cli",
     "cliprt.evaluation.cli",
     "cliprt.demo.cli",
     "cliprt_data.cli",
+    "cliprt_data.libero.cli",
+    "cliprt_agents.roboclip.cli",
 )
 
 

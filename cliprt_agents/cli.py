@@ -216,7 +216,9 @@ def _load_training_data(
     if args.episodes < 1:
         raise ValueError("--episodes must be >= 1")
     if args.data is not None:
-        dataset = load_recorded_dataset(args.data, chunk_size=recorded_chunk, progress=progress)
+        # CLIP-RT+ regresses chunks: steps too small for a language label (LIBERO's) still start chunks
+        plus = recorded_chunk is not None
+        dataset = load_recorded_dataset(args.data, chunk_size=recorded_chunk, progress=progress, include_unlabelled=plus)
         return dataset, {"source": "recorded", "path": str(args.data), "samples": len(dataset)}
     if args.collect_sim is not None:
         from cliprt_agents.sim_data import collect_sim_dataset
@@ -258,7 +260,9 @@ def _train(args: argparse.Namespace) -> int:
         args, chunk_size=model_config.chunk_size, recorded_chunk=chunk, seed=train_config.seed, progress=progress
     )
     if args.val_data is not None:
-        val_dataset = load_recorded_dataset(args.val_data, chunk_size=chunk, progress=progress)
+        val_dataset = load_recorded_dataset(
+            args.val_data, chunk_size=chunk, progress=progress, include_unlabelled=chunk is not None
+        )
 
     from cliprt_agents.train import Trainer
 

@@ -51,6 +51,7 @@ AGENT_KINDS: dict[str, str] = {
     "ppo": "cliprt_agents.baselines.ppo:ppo_agent",
     "bc": "cliprt_agents.baselines.bc:bc_agent",
     "clip-rt": "cliprt_agents.policy:clip_rt_agent",
+    "clip-rt-libero": "cliprt_agents.plus_libero:clip_rt_libero_agent",
 }
 
 

@@ -36,6 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="only the twin's tasks of this set (common: covered by pretraining; novel: held out, as in the paper)",
     )
+    p.add_argument(
+        "--all", action="store_true", help="also the one-task ids of each LIBERO suite (CLIPRT-LIBERO-<Suite>-Task<k>-v0)"
+    )
     p.set_defaults(func=cmd_envs)
     p = sub.add_parser("doctor", help="check versions, rendering and optional extras")
     p.add_argument("--no-render", action="store_true", help="skip the rendering check")
@@ -46,7 +49,8 @@ def cmd_envs(args: argparse.Namespace) -> int:
     from cliprt_envs.registry import ENV_ENTRIES, sim_env_ids
 
     chosen = set(sim_env_ids(args.set)) if getattr(args, "set", None) else None
-    rows = [(e.env_id, e.summary) for e in ENV_ENTRIES if chosen is None or e.env_id in chosen]
+    listed = [e for e in ENV_ENTRIES if getattr(args, "all", False) or "task_index" not in e.kwargs]
+    rows = [(e.env_id, e.summary) for e in listed if chosen is None or e.env_id in chosen]
     width = max(len(r[0]) for r in rows)
     for env_id, summary in rows:
         print(f"{env_id:<{width}}  {summary}")

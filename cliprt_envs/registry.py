@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cliprt_envs.libero.suites import LIBERO_ENTRY_POINT, LIBERO_SUITES
 from cliprt_envs.sim.tasks.base import SimTask
 from cliprt_envs.sim.tasks.close_laptop import CloseLaptopTask
 from cliprt_envs.sim.tasks.knock_over import KnockOverTask
@@ -107,9 +108,39 @@ SIM_TASKS: tuple[SimTaskEntry, ...] = tuple(
 COMMON_TASKS: tuple[SimTaskEntry, ...] = tuple(e for e in SIM_TASKS if e.task_set == "common")
 NOVEL_TASKS: tuple[SimTaskEntry, ...] = tuple(e for e in SIM_TASKS if e.task_set == "novel")
 
-#: Every id this package registers. The real UR5 is one more line here once its
-#: env exists: ``EnvEntry(REAL_UR5_ID, "cliprt_envs.real.make:make_real_env", summary="...")``.
-ENV_ENTRIES: tuple[EnvEntry, ...] = tuple(e.env_entry() for e in SIM_TASKS)
+#: Every id this package registers.
+ENV_ENTRIES: tuple[EnvEntry, ...] = (
+    *(e.env_entry() for e in SIM_TASKS),
+    EnvEntry(
+        REAL_UR5_ID,
+        "cliprt_envs.ur5.make:make_ur5_env",
+        summary="the real UR5 (ur_rtde + RealSense + Robotiq): gym.make(id, config='robot.yaml'), no step limit",
+    ),
+)
+
+#: LIBERO's suites (``task_index=`` picks the task) and one id per task (for benchmark suites);
+#: the step limit is the official one, in control steps.
+LIBERO_ENTRIES: tuple[EnvEntry, ...] = tuple(
+    EnvEntry(
+        s.env_id,
+        LIBERO_ENTRY_POINT,
+        s.max_control_steps,
+        {"suite": s.name},
+        f"LIBERO {s.benchmark} ({s.n_tasks} tasks, task_index=0..{s.n_tasks - 1}; max {s.max_control_steps} control steps)",
+    )
+    for s in LIBERO_SUITES
+) + tuple(
+    EnvEntry(
+        s.task_env_id(k),
+        LIBERO_ENTRY_POINT,
+        s.max_control_steps,
+        {"suite": s.name, "task_index": k},
+        f"LIBERO {s.benchmark} task {k}",
+    )
+    for s in LIBERO_SUITES
+    for k in range(s.n_tasks)
+)
+ENV_ENTRIES = ENV_ENTRIES + LIBERO_ENTRIES
 
 
 def sim_task_entry(name: str) -> SimTaskEntry:

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from cliprt.cli import build_parser, main
-from cliprt_envs.registry import SIM_TASKS
+from cliprt_envs.registry import ENV_ENTRIES
 
 
 def test_help_lists_subcommands(capsys):
@@ -23,8 +23,13 @@ def test_envs_lists_every_registered_id(capsys):
     assert main(["envs"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     ids = [line.split()[0] for line in lines]
-    assert ids == [e.env_id for e in SIM_TASKS]
+    # every id but LIBERO's one-task ids (their suite's id takes task_index=); --all lists those too
+    assert ids == [e.env_id for e in ENV_ENTRIES if "task_index" not in e.kwargs]
+    assert "CLIPRT-UR5-v0" in ids and "CLIPRT-LIBERO-Spatial-v0" in ids
     assert all(len(line.split(maxsplit=1)) == 2 for line in lines)  # one description each
+    assert main(["envs", "--all"]) == 0
+    every = [line.split()[0] for line in capsys.readouterr().out.strip().splitlines()]
+    assert every == [e.env_id for e in ENV_ENTRIES] and "CLIPRT-LIBERO-Spatial-Task0-v0" in every
 
 
 def test_doctor_reports_versions_extras_and_rendering(capsys):

@@ -112,6 +112,19 @@ def _add_setting_flags(run: argparse.ArgumentParser) -> None:
         choices=("train", "held_out"),
         help="held_out: instructions in phrasings kept out of every dataset (default: train)",
     )
+    run.add_argument(
+        "--corrections",
+        type=int,
+        metavar="K",
+        help="a simulated person corrects at most K steps per episode in words where the policy's motion is not the "
+        "scripted expert's (through the translator; default: 0)",
+    )
+    run.add_argument(
+        "--scorer",
+        choices=("none", "vlm"),
+        help="vlm: a vision-language model re-weights the policy's top motions each step "
+        "(CLIPRT_LLM_URL, CLIPRT_LLM_MODEL, CLIPRT_LLM_API_KEY; default: none)",
+    )
 
 
 def _add_video_flags(run: argparse.ArgumentParser) -> None:
@@ -170,6 +183,8 @@ FLAGS = {
     "video_camera": "--video-camera",
     "video_episodes": "--video-episodes",
     "trace": "--trace",
+    "corrections": "--corrections",
+    "scorer": "--scorer",
 }
 
 
@@ -200,10 +215,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     rows = run_benchmark(config, agents, args.out, resume=not args.no_resume, progress=not args.quiet)
     summary = write_reports(args.out, rows, asdict(config), {a.label: a.checkpoint for a in agents})
     print(markdown_table(summary))
+    if config.corrections:
+        _print_corrections(rows)
     if config.trace:
         _print_trace(args.out, rows)
     print(f"\nresults: {args.out}/results.json, results.csv, results.md, success.png, videos/")
     return 0
+
+
+def _print_corrections(rows: list[dict]) -> None:
+    """Spoken corrections per agent and task (``--corrections``): mean per episode, and success."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["agent"], r["env_id"]), []).append(r)
+    print("\ncorrections per episode (simulated person):")
+    for (agent, env_id), rs in sorted(groups.items()):
+        mean = sum(r.get("corrections", 0) for r in rs) / len(rs)
+        wins = sum(r["success"] for r in rs)
+        print(f"  {agent} on {env_id}: {mean:.2f} corrections per episode, {wins}/{len(rs)} successes")
 
 
 def _print_trace(out: Path, rows: list[dict]) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -28,6 +28,7 @@ import numpy as np
 from cliprt.evaluation.episode_log import EPISODES_FILE, EpisodeLog, episode_key, load_episodes, write_json
 from cliprt.evaluation.scheduled_env import _make_env
 from cliprt.evaluation.settings import SETTINGS_FILE, BenchConfig, check_settings, run_settings
+from cliprt.evaluation.simulated_person import episode_extra, people_in_the_loop, probed_env
 from cliprt.evaluation.trace import TRACES_FILE, StepTracer, TraceLog, trace_line
 from cliprt.evaluation.videos import (
     VIDEO_DIR,
@@ -68,6 +69,8 @@ class _Slot:
     init_hash: str = ""
     video_tmp: Path | None = None
     trace: list[dict] = field(default_factory=list)  # the episode's steps, with --trace
+    extra: dict = field(default_factory=dict)  # the record's fields from people in the loop (--corrections)
+    chunks: int | None = None  # model calls of a chunking policy (CLIP-RT+) in this episode; None for others
 
 
 def run_benchmark(
@@ -153,13 +156,18 @@ def _run_env(
 ) -> None:
     """Run each agent's jobs on one env id, in one vector env sized to the largest job list."""
     n = min(config.num_envs, max(len(jobs) for _, jobs in todo))
-    envs = _make_vector_env(config, env_id, n)
+    made: dict[bool, object] = {}  # one vector env per action kind: motions, or continuous actions
     try:
         for spec, jobs in todo:
             agent = _made_agent(factory, spec, config.seeds[0])
-            _run_jobs(config, spec, agent, env_id, envs, jobs, logs, out, progress)
+            continuous = bool(getattr(agent, "continuous", False))
+            if continuous not in made:
+                made[continuous] = _make_vector_env(config, env_id, n, continuous=continuous)
+            agent = people_in_the_loop(config, agent, made[continuous], default_vocabulary())  # --scorer, --corrections
+            _run_jobs(config, spec, agent, env_id, made[continuous], jobs, logs, out, progress)
     finally:
-        envs.close()
+        for envs in made.values():
+            envs.close()
 
 
 def _made_agent(factory: Callable[[AgentSpec, int], Agent], spec: AgentSpec, seed: int) -> Agent:
@@ -180,10 +188,16 @@ def _records_of(config: BenchConfig, labels: list[str], out: Path) -> list[dict]
     return [r for r in load_episodes(out) if episode_key(r["agent"], r["env_id"], r["seed"], r["episode"]) in wanted]
 
 
-def _make_vector_env(config: BenchConfig, env_id: str, n: int):
+def _continuous_spec(env_id: str) -> gym.envs.registration.EnvSpec:
+    """``env_id``'s registration with ``continuous=True`` (for agents that emit continuous actions)."""
+    spec = gym.spec(env_id)
+    return replace(spec, kwargs={**spec.kwargs, "continuous": True})
+
+
+def _make_vector_env(config: BenchConfig, env_id: str, n: int, *, continuous: bool = False):
     make = partial(
         _make_env,
-        env_id,
+        _continuous_spec(env_id) if continuous else env_id,
         image_size=config.image_size,
         max_steps=config.max_steps,
         camera=config.camera,
@@ -194,6 +208,8 @@ def _make_vector_env(config: BenchConfig, env_id: str, n: int):
         trace=config.trace,
     )
     fns = [partial(make, i) for i in range(n)]
+    if config.corrections:  # the simulated person asks each worker for the expert's motion
+        fns = [partial(probed_env, fn) for fn in fns]
     if config.vector == "sync" or n == 1:
         return gym.vector.SyncVectorEnv(fns, autoreset_mode="Disabled")
     method = prepare_context(config.start_method)
@@ -238,7 +254,9 @@ def _run_jobs(
             if env_side:
                 actions = np.asarray(envs.call("expert_action"), dtype=np.int64)
             else:
-                actions = np.asarray(agent.act(_agent_view(obs, slots)), dtype=np.int64).reshape(n)
+                kind = np.float32 if agent.continuous else np.int64  # continuous: one action vector per env
+                actions = np.asarray(agent.act(_agent_view(obs, slots)), dtype=kind)
+                actions = actions.reshape(n, -1) if agent.continuous else actions.reshape(n)
             t_policy = time.perf_counter() - t0
             if tracer is not None and not env_side:
                 tracer.score(agent, _agent_view(obs, slots))  # not part of the policy's time
@@ -256,6 +274,8 @@ def _run_jobs(
                 if tracer is not None:
                     slot.trace.append(tracer.step(i, slot.steps, actions[i], info))
                 if term[i] or trunc[i]:
+                    slot.extra = episode_extra(agent, i)
+                    slot.chunks = _episode_chunks(agent, i)
                     _finish(spec, env_id, slot, bool(info["is_success"][i]), out, videos, logs)
                     finished[i] = True
                     bar.update(1)
@@ -263,6 +283,12 @@ def _run_jobs(
                 obs = _start(envs, slots, queue, finished, agent, config, out, spec.label, env_id, videos, obs)
     finally:
         bar.close()
+
+
+def _episode_chunks(agent: Agent, env_index: int) -> int | None:
+    """How many chunks a chunking agent predicted for this env's episode (``episode_chunks``), else None."""
+    counts = getattr(agent, "episode_chunks", None)
+    return int(counts.get(env_index, 0)) if isinstance(counts, dict) else None
 
 
 def _finish(
@@ -346,4 +372,6 @@ def _record(spec: AgentSpec, env_id: str, slot: _Slot, success: bool, video: str
         "policy_seconds": slot.policy_seconds,
         "env_seconds": slot.env_seconds,
         "video": video,
+        "policy_chunks": slot.chunks,
+        **slot.extra,
     }

@@ -28,6 +28,8 @@ from cliprt_envs.seeds import MAX_BENCH_SEED, SEED_STRIDE
 from cliprt_envs.sim.scene import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 
 SETTINGS_FILE = "bench_config.json"
+#: Outcome settings newer than some results folders: a folder that does not record one was made with this value.
+SETTINGS_ADDED_LATER = {"corrections": 0, "scorer": "none"}
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,9 @@ class BenchConfig:
     vector: str = "async"  # "async" (processes) or "sync" (one process)
     # Per-step traces (traces.jsonl, see cliprt.evaluation.trace): diagnostics, they change no outcome.
     trace: bool = False
+    # People and language models in the loop (cliprt.evaluation.simulated_person); both change outcomes.
+    corrections: int = 0  # at most this many spoken corrections per episode where the policy leaves the expert
+    scorer: str = "none"  # "vlm": a vision-language model re-weights the policy's top motions (CLIPRT_LLM_*)
     # Never "fork" (see cliprt_envs.parallel): forkserver where available.
     start_method: str = field(default_factory=safe_start_method)
 
@@ -143,6 +148,8 @@ _SETTING_CHECKS: dict[str, Callable[[str, Any], None]] = {
     "video_camera": lambda n, v: _view_name(n, v, "omit it for the env's default view"),
     "vector": _check_vector,
     "trace": _check_flag,
+    "corrections": lambda n, v: _whole(n, v, 0, "spoken corrections per episode by a simulated person; 0: none"),
+    "scorer": lambda n, v: _check_choice(n, v, ("none", "vlm")),
     "start_method": _check_start_method,
 }
 
@@ -192,6 +199,8 @@ def run_settings(config: BenchConfig, agents: Iterable[AgentSpec]) -> dict:
                 "image_size": config.image_size,
                 "camera": config.camera,
                 "phrasings": config.phrasings,
+                "corrections": config.corrections,
+                "scorer": config.scorer,
                 "seed_stride": SEED_STRIDE,
                 "envs": envs,
                 "agents": agent_entries,
@@ -309,6 +318,8 @@ def check_settings(out: Path, current: dict) -> dict:
             raise ValueError(f"{path} is unreadable ({exc}); fix or delete it, or use another --out") from None
     else:
         previous = _legacy_settings(Path(out))
+    if previous:  # a folder from before a setting existed was made with its old behaviour
+        previous = {**SETTINGS_ADDED_LATER, **previous}
     rows = load_episodes(Path(out))
     env_ids, labels = {r.get("env_id") for r in rows}, {r.get("agent") for r in rows}
     binding = {k: v for k, v in previous.items() if rows and k not in ("envs", "agents")}

@@ -65,5 +65,5 @@ def test_a_new_agent_is_one_factory_and_one_registration_line(monkeypatch):
 
 
 def test_unknown_kind_lists_the_known_ones():
-    with pytest.raises(ValueError, match="known kinds: bc, clip-rt, expert, ppo, random"):
+    with pytest.raises(ValueError, match="known kinds: bc, clip-rt, clip-rt-libero, expert, ppo, random"):
         make_agent(AgentSpec.parse("alphago"), default_vocabulary())
