@@ -105,6 +105,13 @@ SMOKE: dict[str, dict[str, list[str]]] = {
     },
     "python -m benchmarks.train_speed": {"--steps": ["2"], "--batch-size": ["8"], "--samples": ["64"]},
     "python -m benchmarks.text_tower_speed": {"--batch-size": ["8"], "--repeat": ["1"]},
+    "cliprt run --policy cliprt-ur5sim-v1 --env CLIPRT-UR5Sim-Place-v0 --camera wrist --image-size 64 "
+    "--out runs/place-corrected": {},
+    "cliprt bench run --env CLIPRT-UR5Sim-Place-v0 --agent clip-rt=cliprt-ur5sim-v1 --camera wrist --image-size 64 "
+    "--corrections 4 --out runs/bench-k4": {"--episodes": ["1"], "--max-steps": ["5"], "--video-episodes": ["0"]},
+    "python -m benchmarks.ur5_faults": {"--faults": ["protective_stop", "camera_timeout"]},
+    "python -m benchmarks.ur5_latency": {"--agent": ["random"], "--steps": ["3"], "--mode": ["moveL"], "--image-size": ["64"]},
+    "python -m benchmarks.libero_speed": {"--steps": ["2"], "--size": ["64"], "--model": ["CLIPRT-Tiny"], "--chunks": ["2"]},
     "python -m benchmarks.learnability": {
         "--cameras": ["wrist"],
         "--demos": ["2"],
@@ -190,7 +197,7 @@ def ran(user_dir) -> dict[str, subprocess.CompletedProcess]:
         if command.startswith(NOT_RUN_HERE):
             continue
         argv = with_flags(shlex.split(command), SMOKE[command])
-        stdin = TELEOP_INPUT if argv[:2] == ["cliprt", "teleop"] else None
+        stdin = TELEOP_INPUT if argv[:2] in (["cliprt", "teleop"], ["cliprt", "run"]) else None
         results[command] = run(executable(argv), user_dir, stdin)
     return results
 

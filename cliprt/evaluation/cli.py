@@ -125,6 +125,11 @@ def _add_setting_flags(run: argparse.ArgumentParser) -> None:
         help="vlm: a vision-language model re-weights the policy's top motions each step "
         "(CLIPRT_LLM_URL, CLIPRT_LLM_MODEL, CLIPRT_LLM_API_KEY; default: none)",
     )
+    run.add_argument(
+        "--robot-config",
+        metavar="FILE",
+        help="a real robot's config (YAML/TOML), e.g. with --env CLIPRT-UR5-v0 --max-steps 30 --num-envs 1",
+    )
 
 
 def _add_video_flags(run: argparse.ArgumentParser) -> None:
@@ -185,6 +190,7 @@ FLAGS = {
     "trace": "--trace",
     "corrections": "--corrections",
     "scorer": "--scorer",
+    "robot_config": "--robot-config",
 }
 
 

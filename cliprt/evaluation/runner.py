@@ -206,6 +206,7 @@ def _make_vector_env(config: BenchConfig, env_id: str, n: int, *, continuous: bo
         video_camera=config.video_camera,
         videos=config.video_episodes > 0,
         trace=config.trace,
+        robot_config=config.robot_config,
     )
     fns = [partial(make, i) for i in range(n)]
     if config.corrections:  # the simulated person asks each worker for the expert's motion

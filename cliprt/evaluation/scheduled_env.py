@@ -133,8 +133,11 @@ def _make_env(
     video_camera: str | None = None,
     videos: bool = False,
     trace: bool = False,
+    robot_config: str | None = None,
 ) -> gym.Env:
     kwargs: dict[str, Any] = {"image_size": image_size}
+    if robot_config is not None:  # a real robot (its env takes config=)
+        kwargs["config"] = robot_config
     if camera is not None:
         kwargs["camera"] = camera
     if phrasings != "train":  # only envs with held-out phrasings take the option

@@ -54,6 +54,8 @@ class BenchConfig:
     # People and language models in the loop (cliprt.evaluation.simulated_person); both change outcomes.
     corrections: int = 0  # at most this many spoken corrections per episode where the policy leaves the expert
     scorer: str = "none"  # "vlm": a vision-language model re-weights the policy's top motions (CLIPRT_LLM_*)
+    # A real robot's config file (YAML/TOML), handed to every env as config= (e.g. CLIPRT-UR5-v0).
+    robot_config: str | None = None
     # Never "fork" (see cliprt_envs.parallel): forkserver where available.
     start_method: str = field(default_factory=safe_start_method)
 
@@ -94,6 +96,15 @@ def _check_env_ids(name: str, value: Any) -> None:
         hints = [m for e in unknown for m in difflib.get_close_matches(e, list(gym.registry), n=1)]
         hint = f" (did you mean {', '.join(hints)}?)" if hints else ""
         raise ValueError(f"unknown env ids {unknown}{hint}; see `cliprt envs` for the registered ids")
+
+
+def _check_robot_config(name: str, value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str) or not Path(value).expanduser().is_file():
+        raise ValueError(
+            f"{name} must name a robot config file (YAML/TOML, see cliprt_envs/ur5/example_robot.yaml), got {value!r}"
+        )
 
 
 def _check_seeds(name: str, value: Any) -> None:
@@ -150,6 +161,7 @@ _SETTING_CHECKS: dict[str, Callable[[str, Any], None]] = {
     "trace": _check_flag,
     "corrections": lambda n, v: _whole(n, v, 0, "spoken corrections per episode by a simulated person; 0: none"),
     "scorer": lambda n, v: _check_choice(n, v, ("none", "vlm")),
+    "robot_config": _check_robot_config,
     "start_method": _check_start_method,
 }
 

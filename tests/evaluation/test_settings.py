@@ -1,0 +1,30 @@
+"""Benchmark settings that reach the envs."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_robot_config_is_checked_and_reaches_every_env(tmp_path, monkeypatch):
+    """``--robot-config FILE`` (a real robot's config) is handed to gym.make as ``config=``."""
+    import gymnasium as gym
+
+    from cliprt.evaluation import scheduled_env
+    from cliprt.evaluation.settings import BenchConfig
+
+    with pytest.raises(ValueError, match="robot config file"):
+        BenchConfig(env_ids=("CLIPRT-UR5Sim-Pick-v0",), robot_config=str(tmp_path / "missing.yaml"))
+    robot = tmp_path / "robot.yaml"
+    robot.write_text("host: 192.168.1.10\n")
+    config = BenchConfig(env_ids=("CLIPRT-UR5Sim-Pick-v0",), robot_config=str(robot))
+    seen = {}
+    real_make = gym.make
+
+    def fake_make(env_id, **kwargs):  # no robot here: record what the real one would get, hand back the twin
+        seen.update(kwargs)
+        return real_make("CLIPRT-UR5Sim-Pick-v0", image_size=kwargs["image_size"])
+
+    monkeypatch.setattr(scheduled_env.gym, "make", fake_make)
+    env = scheduled_env._make_env("CLIPRT-UR5-v0", 0, 64, None, robot_config=config.robot_config)
+    env.close()
+    assert seen["config"] == str(robot)
