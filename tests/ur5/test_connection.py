@@ -83,12 +83,13 @@ def test_an_exception_in_user_code_closes_too(make_env, twin):
 
 def test_a_second_ctrl_c_cannot_cut_close_short():
     done = []
+    before = signal.getsignal(signal.SIGINT)
     with pytest.raises(KeyboardInterrupt), deferred_interrupts():
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.05)
         done.append("rest of the cleanup")
     assert done == ["rest of the cleanup"]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before  # put back as it was
 
 
 def test_no_camera_fails_make_at_once_and_disconnects_the_arm(twin):
