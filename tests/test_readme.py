@@ -29,6 +29,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.sim]
 #: run in its documented smoke mode below, ``pip install`` is what ``make`` does.
 NOT_RUN_HERE = ("make ", "pip ")
 
+#: The README's RoboCLIP command with the paper's S3D: its weight files are a download of the user's.
+S3D_COMMAND = (
+    "cliprt roboclip train --env metaworld:drawer-close --encoder s3d --encoder-weights s3d_howto100m.pth "
+    "--encoder-vocabulary s3d_dict.npy --out runs/roboclip-drawer-close"
+)
+
 #: README command (as written) -> flags replaced in its smoke form.
 SMOKE: dict[str, dict[str, list[str]]] = {
     "cliprt envs": {},
@@ -112,6 +118,48 @@ SMOKE: dict[str, dict[str, list[str]]] = {
     "python -m benchmarks.ur5_faults": {"--faults": ["protective_stop", "camera_timeout"]},
     "python -m benchmarks.ur5_latency": {"--agent": ["random"], "--steps": ["3"], "--mode": ["moveL"], "--image-size": ["64"]},
     "python -m benchmarks.libero_speed": {"--steps": ["2"], "--size": ["64"], "--model": ["CLIPRT-Tiny"], "--chunks": ["2"]},
+    "cliprt roboclip train-encoder --out runs/roboclip-encoder": {
+        "--tasks": ["PointTo"],
+        "--episodes": ["1"],
+        "--steps": ["2"],
+        "--batch-size": ["4"],
+    },
+    "cliprt roboclip train --env sim:PointTo --encoder trained --encoder-weights runs/roboclip-encoder "
+    "--demo expert --out runs/roboclip-point": {
+        "--steps": ["32"],
+        "--n-envs": ["1"],
+        "--n-steps": ["32"],
+        "--batch-size": ["32"],
+        "--eval-episodes": ["1"],
+    },
+    "cliprt roboclip train --env sim:PointTo --reward true --out runs/ppo-point-sparse": {
+        "--steps": ["32"],
+        "--n-envs": ["1"],
+        "--n-steps": ["32"],
+        "--batch-size": ["32"],
+        "--eval-episodes": ["1"],
+    },
+    S3D_COMMAND: {
+        "--encoder": ["clip-frames"],
+        "--clip-model": ["CLIPRT-Tiny"],
+        "--render-width": ["32"],
+        "--render-height": ["32"],
+        "--frame-size": ["32"],
+        "--num-frames": ["4"],
+        "--steps": ["32"],
+        "--n-envs": ["1"],
+        "--n-steps": ["32"],
+        "--batch-size": ["32"],
+        "--episode-steps": ["16"],
+        "--eval-episodes": ["1"],
+    },
+    "python -m benchmarks.roboclip_cost": {
+        "--repeats": ["1"],
+        "--encoders": ["tiny", "trained"],
+        "--steps": ["8"],
+        "--n-envs": ["1"],
+        "--mw-size": ["32"],
+    },
     "python -m benchmarks.learnability": {
         "--cameras": ["wrist"],
         "--demos": ["2"],
@@ -260,3 +308,13 @@ def test_readme_python_blocks_run(index, user_dir, ran):
     result = run([sys.executable, "-c", block], user_dir, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
+
+
+def test_readme_s3d_command_without_the_weight_files_fails_fast_and_says_where_to_get_them(user_dir, ran):
+    out = user_dir / "s3d-attempt"
+    argv = with_flags(shlex.split(S3D_COMMAND), {"--out": [str(out)]})
+    result = run(executable(argv), user_dir, timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and result.stderr.count("error:") == 1
+    assert "s3d_howto100m.pth" in result.stderr and "https://" in result.stderr
+    assert not out.exists()
