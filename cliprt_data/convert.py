@@ -236,12 +236,8 @@ def _create_writer(
     )
 
 
-def _build_episode(
-    ep: Mapping[str, Any], images: np.ndarray, steps: Sequence[ConvertedStep], counts: dict[str, int]
-) -> EpisodeBuilder:
-    """The converted episode in memory; adds its labelled, dropped and gripper steps to ``counts``."""
-    instruction = str(ep.get("instruction", ""))
-    success = ep.get("success", True)
+def converted_episode(instruction: str, images: np.ndarray, steps: Sequence[ConvertedStep], success: bool) -> EpisodeBuilder:
+    """An episode of converted steps in memory: ``images[k]`` is seen before step ``k`` (``len(steps) + 1`` frames)."""
     builder = EpisodeBuilder({"image": images[0], "instruction": instruction}, info_row(step_kind="reset"))
     for k, step in enumerate(steps):
         row = info_row(
@@ -252,14 +248,17 @@ def _build_episode(
             step_kind="converted",
         )
         last = k == len(steps) - 1
-        builder.add(
-            step.action,
-            0.0,
-            last and bool(success),
-            last and not success,
-            {"image": images[k + 1], "instruction": instruction},
-            row,
-        )
+        obs = {"image": images[k + 1], "instruction": instruction}
+        builder.add(step.action, 0.0, last and success, last and not success, obs, row)
+    return builder
+
+
+def _build_episode(
+    ep: Mapping[str, Any], images: np.ndarray, steps: Sequence[ConvertedStep], counts: dict[str, int]
+) -> EpisodeBuilder:
+    """The converted episode in memory; adds its labelled, dropped and gripper steps to ``counts``."""
+    builder = converted_episode(str(ep.get("instruction", "")), images, steps, bool(ep.get("success", True)))
+    for step in steps:
         counts["labelled"] += step.motion_id is not None
         counts["dropped_small"] += step.motion_id is None
         counts["gripper_events"] += bool(step.action[7] != 0)

@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from cliprt_data.convert import ConversionConfig, ConvertedStep, _create_writer, convert_actions
+from cliprt_data.convert import ConversionConfig, ConvertedStep, _create_writer, convert_actions, converted_episode
 from cliprt_data.libero.layout import LiberoDemo, read_libero_demos
-from cliprt_data.storage import EpisodeBuilder, StorageConfig, info_row
+from cliprt_data.storage import EpisodeBuilder, StorageConfig
 from cliprt_envs.motions import Vocabulary, default_vocabulary
 
 #: LIBERO units to ours: 1.0 = 5 cm / 0.5 rad; gripper in column 6, larger = more closed; starts open.
@@ -67,19 +67,9 @@ def libero_action(action: np.ndarray) -> np.ndarray:
 
 def _episode(demo: LiberoDemo, steps: Sequence[ConvertedStep], counts: dict[str, int]) -> EpisodeBuilder:
     images = np.concatenate([demo.images, demo.images[-1:]])  # the final observation repeats the last frame
-    builder = EpisodeBuilder({"image": images[0], "instruction": demo.instruction}, info_row(step_kind="reset"))
+    builder = converted_episode(demo.instruction, images, steps, bool(demo.success))
     previous = 1.0
-    for k, step in enumerate(steps):
-        row = info_row(
-            supervision=step.supervision,
-            motion_id=-1 if step.motion_id is None else step.motion_id,
-            action=step.action,
-            labelled=step.motion_id is not None,
-            step_kind="converted",
-        )
-        last = k == len(steps) - 1
-        obs = {"image": images[k + 1], "instruction": demo.instruction}
-        builder.add(step.action, 0.0, last and demo.success, last and not demo.success, obs, row)
+    for step in steps:
         counts["labelled"] += step.motion_id is not None
         counts["gripper_events"] += bool(step.action[7] != previous)
         previous = step.action[7]
