@@ -98,9 +98,9 @@ def _step_record(env: Any) -> dict[str, np.ndarray]:
     backend = env.unwrapped.backend
     pos, quat_wxyz = backend.tcp_pose()
     quat_xyzw = np.concatenate([quat_wxyz[1:], quat_wxyz[:1]])
-    from cliprt_envs.libero.backend import rotation_vector
+    from cliprt_envs.rotations import matrix_to_rotvec
 
-    ori = rotation_vector(backend.tcp_rotation())
+    ori = matrix_to_rotvec(backend.tcp_rotation())
     robot = backend._robot
     joints = np.array([backend.sim.data.qpos[i] for i in robot._ref_joint_pos_indexes])
     fingers = backend.finger_qpos()

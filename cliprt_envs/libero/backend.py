@@ -29,6 +29,7 @@ import numpy as np
 from cliprt_envs.libero.bootstrap import LiberoModules
 from cliprt_envs.libero.suites import SETTLE_STEPS, LiberoSuite
 from cliprt_envs.protocols import BackendContext, MoveResult, Workspace
+from cliprt_envs.rotations import matrix_to_quat_wxyz, matrix_to_rotvec, rotvec_to_matrix
 
 #: Metres / radians of goal change per unit of an OSC_POSE command (robosuite's output_max).
 POSITION_UNIT_M = 0.05
@@ -59,43 +60,10 @@ class LiberoConfig:
     workspace: Workspace = field(default=LIBERO_WORKSPACE)
 
 
-def rotation_vector(matrix: np.ndarray) -> np.ndarray:
-    """Axis-angle vector of a rotation matrix."""
-    cos = np.clip((np.trace(matrix) - 1.0) / 2.0, -1.0, 1.0)
-    angle = float(np.arccos(cos))
-    if angle < 1e-9:
-        return np.zeros(3)
-    axis = np.array([matrix[2, 1] - matrix[1, 2], matrix[0, 2] - matrix[2, 0], matrix[1, 0] - matrix[0, 1]])
-    norm = np.linalg.norm(axis)
-    if norm < 1e-9:  # angle near pi: the axis from the symmetric part
-        w, v = np.linalg.eigh((matrix + matrix.T) / 2.0)
-        return v[:, int(np.argmax(w))] * angle
-    return axis / norm * angle
-
-
-def _rotation(rotvec: np.ndarray) -> np.ndarray:
-    """Rotation matrix of an axis-angle vector (Rodrigues)."""
-    angle = float(np.linalg.norm(rotvec))
-    if angle < 1e-12:
-        return np.eye(3)
-    k = np.asarray(rotvec, dtype=np.float64) / angle
-    kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-    return np.eye(3) + np.sin(angle) * kx + (1 - np.cos(angle)) * kx @ kx
-
-
-def _quat_wxyz(matrix: np.ndarray) -> np.ndarray:
-    rotvec = rotation_vector(matrix)
-    angle = float(np.linalg.norm(rotvec))
-    if angle < 1e-12:
-        return np.array([1.0, 0.0, 0.0, 0.0])
-    q = np.concatenate([[np.cos(angle / 2)], np.sin(angle / 2) * rotvec / angle])
-    return q if q[0] >= 0 else -q
-
-
 def target_rotation(start: np.ndarray, delta: np.ndarray) -> np.ndarray:
     """The commanded orientation: world roll/pitch/yaw (x, then y, then z) and a turn about the tool axis."""
-    world = _rotation([0, 0, delta[5]]) @ _rotation([0, delta[4], 0]) @ _rotation([delta[3], 0, 0])
-    return world @ start @ _rotation([0, 0, delta[6]])
+    world = rotvec_to_matrix([0, 0, delta[5]]) @ rotvec_to_matrix([0, delta[4], 0]) @ rotvec_to_matrix([delta[3], 0, 0])
+    return world @ start @ rotvec_to_matrix([0, 0, delta[6]])
 
 
 class LiberoBackend(BackendContext):
@@ -158,7 +126,7 @@ class LiberoBackend(BackendContext):
         return np.array(self.sim.data.site_xmat[self._eef_site()], dtype=np.float64).reshape(3, 3)
 
     def tcp_pose(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.tcp_position(), _quat_wxyz(self.tcp_rotation())
+        return self.tcp_position(), matrix_to_quat_wxyz(self.tcp_rotation())
 
     def finger_qpos(self) -> np.ndarray:
         return np.array([self.sim.data.qpos[i] for i in self._robot._ref_gripper_joint_pos_indexes])
@@ -265,7 +233,7 @@ class LiberoBackend(BackendContext):
         return MoveResult(commanded=commanded, achieved=achieved, extra=extra)
 
     def _errors(self, position: np.ndarray, rotation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return position - self.tcp_position(), rotation_vector(rotation @ self.tcp_rotation().T)
+        return position - self.tcp_position(), matrix_to_rotvec(rotation @ self.tcp_rotation().T)
 
     def _servo(self, position: np.ndarray, rotation: np.ndarray) -> bool:
         """OSC commands towards the target pose; True when it was reached within the tolerances."""
@@ -304,7 +272,7 @@ class LiberoBackend(BackendContext):
         """The measured 8-D change; a turn about the tool axis is reported in dim 6 when one was commanded."""
         out = np.zeros(8)
         out[:3] = self.tcp_position() - p0
-        turn = rotation_vector(self.tcp_rotation() @ r0.T)
+        turn = matrix_to_rotvec(self.tcp_rotation() @ r0.T)
         if delta[6] != 0:
             tool_axis = r0[:, 2]
             out[6] = float(turn @ tool_axis)

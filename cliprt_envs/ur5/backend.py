@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from cliprt_envs.protocols import BackendContext, MoveResult
+from cliprt_envs.rotations import matrix_to_quat_wxyz, matrix_to_rotvec
 from cliprt_envs.ur5 import safety
 from cliprt_envs.ur5.config import RobotConfig
 from cliprt_envs.ur5.connection import Session, UR5Drivers, open_session, real_drivers
-from cliprt_envs.ur5.geometry import matrix_to_quat_wxyz, matrix_to_rotvec
 from cliprt_envs.ur5.gripper import DigitalOutputGripper, GripperFault, NoGripper, RobotiqSocketGripper
 from cliprt_envs.ur5.safety import PlannedMove, RobotStatus, SafetyGuard, fault_of, ramp_time
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cliprt_envs.rotations import matrix_to_rotvec, rotation_about, rotvec_to_matrix
 from cliprt_envs.ur5.config import RobotConfig
-from cliprt_envs.ur5.geometry import matrix_to_rotvec, rotation_about, rotvec_to_matrix
 
 #: UR safety modes (``RTDEReceiveInterface.getSafetyMode``).
 SAFETY_MODES: dict[int, str] = {

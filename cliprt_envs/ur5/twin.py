@@ -28,12 +28,12 @@ import mujoco
 import numpy as np
 
 from cliprt_envs.protocols import Workspace
+from cliprt_envs.rotations import matrix_to_rotvec, rotation_about, rotvec_to_matrix
 from cliprt_envs.sim.backend import MujocoUR5Backend
 from cliprt_envs.sim.kinematics import rotation_error
 from cliprt_envs.sim.tasks.pick import PickTask
 from cliprt_envs.ur5.config import CameraConfig, FrameConfig, GripperConfig, RobotConfig
 from cliprt_envs.ur5.connection import UR5Drivers, probe_rtde
-from cliprt_envs.ur5.geometry import matrix_to_rotvec, rotation_about, rotvec_to_matrix
 
 #: What :meth:`UR5Twin.inject` can do.
 FAULTS = (

@@ -1,4 +1,4 @@
-"""Rotation helpers in numpy (no MuJoCo): UR poses are ``[x, y, z, rx, ry, rz]`` with a rotation vector."""
+"""Rotation helpers in numpy (no simulator), shared by the robots: rotation vectors (axis * angle), matrices, quaternions."""
 
 from __future__ import annotations
 
