@@ -23,9 +23,13 @@ Files: ``hf-hub:ORG/REPO`` (cache, else a download; offline it fails at once,
 see :func:`cliprt_agents.hub.hub_folder`), a folder with a weights file, or the
 file itself. The weights file is an open_clip training checkpoint (a
 ``state_dict``, keys maybe prefixed ``module.``): the CLIP keys load into the
-open_clip model, the ``decoder.*`` keys into
-:class:`cliprt_agents.model.ActionDecoder` (``action_indices`` = the 7 LIBERO
-dims). A decoder stored under other names is refused with the names found.
+open_clip model; the decoder in the authors' own layout (``text2.*`` and
+``action_head.*``, read from their open_clip fork) into
+:class:`cliprt_agents.authors_decoder.AuthorsActionDecoder`, or in ours
+(``decoder.*``) into :class:`cliprt_agents.model.ActionDecoder`
+(``action_indices`` = the 7 LIBERO dims). Anything else is refused with the
+names found. No published file has been loaded here (no network): the
+authors' layout is read from their code, and the tests write tiny files in it.
 """
 
 from __future__ import annotations
@@ -87,7 +91,35 @@ def _state_dict(path: os.PathLike[str]) -> dict[str, torch.Tensor]:
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
+def _load_authors_layout(model: Any, state: dict[str, torch.Tensor], where: str) -> None:
+    """Their fork's layout (``text2.*``, ``action_head.*``): our decoder becomes :class:`AuthorsActionDecoder`."""
+    from cliprt_agents.authors_decoder import AuthorsActionDecoder, split_authors_state
+    from cliprt_agents.model import text_tower_shape
+
+    clip_keys = set(model.clip.state_dict())
+    clip_part, decoder_part, unknown = split_authors_state(state, clip_keys)
+    missing = sorted(clip_keys - set(clip_part))
+    if unknown or missing:
+        raise CheckpointError(
+            f"{where}: not the authors' CLIP-RT+ layout for {model.config.backbone} "
+            f"({len(unknown)} unknown keys, e.g. {unknown[:3]}; {len(missing)} CLIP keys missing, e.g. {missing[:3]})"
+        )
+    vocab_size = int(model.clip.token_embedding.num_embeddings)
+    decoder = AuthorsActionDecoder(model.embed_dim, text_tower_shape(model.architecture, model.clip), vocab_size)
+    model.clip.load_state_dict(clip_part)
+    try:
+        decoder.load_state_dict(decoder_part)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{where}: the authors' action decoder does not fit: {exc}") from None
+    model.decoder = decoder
+
+
 def _load_into(model: Any, state: dict[str, torch.Tensor], where: str) -> None:
+    from cliprt_agents.authors_decoder import is_authors_layout
+
+    if is_authors_layout(state):
+        _load_authors_layout(model, state, where)
+        return
     clip_keys = set(model.clip.state_dict())
     clip_part = {k: v for k, v in state.items() if k in clip_keys}
     decoder_part = {k[len(DECODER_PREFIX) :]: v for k, v in state.items() if k.startswith(DECODER_PREFIX)}
