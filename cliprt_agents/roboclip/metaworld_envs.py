@@ -41,8 +41,12 @@ class TimeFeature(gym.ObservationWrapper):
     def __init__(self, env: gym.Env, episode_steps: int) -> None:
         super().__init__(env)
         self.episode_steps, self.t = episode_steps, 0
-        low = np.append(env.observation_space.low, 0.0).astype(np.float32)
-        high = np.append(env.observation_space.high, 1.0).astype(np.float32)
+        low, high = env.observation_space.low.astype(np.float64), env.observation_space.high.astype(np.float64)
+        # Meta-World 3.1.1 declares its goal dims as [0, 0] in MT1, yet fills them with the goal: no bounds there
+        fixed = low == high
+        low, high = np.where(fixed, -np.inf, low), np.where(fixed, np.inf, high)
+        low = np.append(low, 0.0).astype(np.float32)
+        high = np.append(high, 1.0).astype(np.float32)
         self.observation_space = spaces.Box(low, high, dtype=np.float32)
 
     def reset(self, **kwargs: Any):

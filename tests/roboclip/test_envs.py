@@ -43,10 +43,11 @@ def test_meta_world_state_time_feature_and_upright_frames():
         obs, _ = env.reset(seed=0)
         raw.reset(seed=0)
         assert obs.shape == (40,) and obs[-1] == 0.0
+        assert env.observation_space.contains(obs)  # also the goal dims Meta-World declares as [0, 0]
         np.testing.assert_array_equal(env.render(), raw.render()[::-1])
         for _ in range(4):
             obs, _, _, truncated, _ = env.step(env.action_space.sample())
-        assert truncated and obs[-1] == 1.0
+        assert truncated and obs[-1] == 1.0 and env.observation_space.contains(obs)
     finally:
         env.close()
         raw.close()
