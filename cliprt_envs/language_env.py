@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +55,16 @@ class InvalidEnvOptionError(ValueError):
 
 class InvalidEnvOptionTypeError(InvalidEnvOptionError, TypeError):
     """A constructor option of the wrong type (also a ``TypeError``)."""
+
+
+def reject_unknown_options(unknown: dict[str, Any], options: tuple[str, ...], robot: str) -> None:
+    """Raise :class:`InvalidEnvOptionTypeError` naming each unknown option (with the closest known one) and all known."""
+    if unknown:
+        hints = []
+        for name in sorted(unknown):
+            close = difflib.get_close_matches(name, options, n=1)
+            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise InvalidEnvOptionTypeError(f"unknown {robot} env option {', '.join(hints)}; the options are {', '.join(options)}")
 
 
 def continuous_action_bounds(vocabulary: Vocabulary) -> tuple[np.ndarray, np.ndarray]:

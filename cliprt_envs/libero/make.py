@@ -18,7 +18,6 @@ installed asset wheels. ``render_mode="rgb_array"`` with ``render_size`` /
 
 from __future__ import annotations
 
-import difflib
 import numbers
 import os
 from dataclasses import replace
@@ -26,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from cliprt_envs.language_env import InvalidEnvOptionError, InvalidEnvOptionTypeError
+from cliprt_envs.language_env import InvalidEnvOptionError, InvalidEnvOptionTypeError, reject_unknown_options
 from cliprt_envs.libero.suites import libero_suite
 from cliprt_envs.motions import Vocabulary
 
@@ -70,15 +69,6 @@ def _check(suite_tasks: int, task_index: object, camera: object, render_camera: 
         if value is not None and value not in CAMERAS:
             raise InvalidEnvOptionError(f"{name} must be one of {', '.join(CAMERAS)}; got {value!r}")
     return int(task_index)
-
-
-def _reject_unknown(unknown: dict[str, Any]) -> None:
-    if unknown:
-        hints = []
-        for name in sorted(unknown):
-            close = difflib.get_close_matches(name, _OPTIONS, n=1)
-            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        raise InvalidEnvOptionTypeError(f"unknown LIBERO env option {', '.join(hints)}; the options are {', '.join(_OPTIONS)}")
 
 
 def _check_flags(**flags: object) -> None:
@@ -132,7 +122,7 @@ def make_libero_env(
     **unknown: Any,
 ):
     """A :class:`~cliprt_envs.libero.env.LiberoLanguageEnv` on task ``task_index`` of a LIBERO suite (module docstring)."""
-    _reject_unknown(unknown)
+    reject_unknown_options(unknown, _OPTIONS, "LIBERO")
     entry = libero_suite(suite)
     index = _check(entry.n_tasks, task_index, camera, render_camera)
     size = _image_size(image_size)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import difflib
 import numbers
 from typing import Any
 
 import numpy as np
 
-from cliprt_envs.language_env import InvalidEnvOptionError, InvalidEnvOptionTypeError, LanguageMotionEnv
+from cliprt_envs.language_env import (
+    InvalidEnvOptionError,
+    InvalidEnvOptionTypeError,
+    LanguageMotionEnv,
+    reject_unknown_options,
+)
 from cliprt_envs.motions import Vocabulary
 from cliprt_envs.registry import sim_task_entry
 from cliprt_envs.sim.backend import MujocoUR5Backend, SimConfig
@@ -112,15 +116,6 @@ def _check_options(camera: object, wrist_camera: object, sim_config: object, tas
         raise InvalidEnvOptionTypeError(f"task must be a task name (e.g. 'Pick') or a SimTask; got {type(task).__name__}")
 
 
-def _reject_unknown(unknown: dict[str, Any]) -> None:
-    if unknown:
-        hints = []
-        for name in sorted(unknown):
-            close = difflib.get_close_matches(name, _OPTIONS, n=1)
-            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        raise InvalidEnvOptionTypeError(f"unknown sim env option {', '.join(hints)}; the options are {', '.join(_OPTIONS)}")
-
-
 def make_sim_env(
     task: str | SimTask = "Pick",
     *,
@@ -153,7 +148,7 @@ def make_sim_env(
     ``phrasings="held_out"`` draws instructions from the task's held-out
     phrasings (never in any dataset), to measure generalisation to new words.
     """
-    _reject_unknown(unknown)
+    reject_unknown_options(unknown, _OPTIONS, "sim")
     size = image_size_pair(image_size)
     _check_options(camera, wrist_camera, sim_config, task)
     view = _render_view(render_mode, render_size, render_camera, size)

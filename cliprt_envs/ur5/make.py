@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import difflib
 import numbers
 from pathlib import Path
 from typing import Any
 
-from cliprt_envs.language_env import InvalidEnvOptionError, InvalidEnvOptionTypeError, continuous_action_bounds
+from cliprt_envs.language_env import (
+    InvalidEnvOptionError,
+    InvalidEnvOptionTypeError,
+    continuous_action_bounds,
+    reject_unknown_options,
+)
 from cliprt_envs.motions import Vocabulary, default_vocabulary
 from cliprt_envs.ur5.config import HOW_TO_WRITE, RobotConfig, load_robot_config, robot_config
 
@@ -71,15 +75,6 @@ def _render_view(camera: Any, render_mode: object, render_size: object) -> Any:
     return RenderView(camera, int(render_size))
 
 
-def _reject_unknown(unknown: dict[str, Any]) -> None:
-    if unknown:
-        hints = [
-            f"{k!r}" + "".join(f" (did you mean {c!r}?)" for c in difflib.get_close_matches(k, _OPTIONS, 1))
-            for k in sorted(unknown)
-        ]
-        raise InvalidEnvOptionTypeError(f"unknown UR5 env option {', '.join(hints)}; the options are {', '.join(_OPTIONS)}")
-
-
 def make_ur5_env(
     config: RobotConfig | str | Path | dict[str, Any] | None = None,
     *,
@@ -107,7 +102,7 @@ def make_ur5_env(
     twin's doubles (:mod:`cliprt_envs.ur5.twin`). Connecting is bounded by
     ``connect_timeout_s``; a failure closes what was opened.
     """
-    _reject_unknown(unknown)
+    reject_unknown_options(unknown, _OPTIONS, "UR5")
     cfg = _with_options(resolve_config(config), image_size, speed_scale)
     from cliprt_envs.ur5.backend import UR5Backend
     from cliprt_envs.ur5.camera import RealSenseCamera
