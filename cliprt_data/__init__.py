@@ -15,8 +15,7 @@ Modules (imported on first use, so ``import cliprt_data`` stays cheap):
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from cliprt_data._util import lazy_exports
 
 _EXPORTS = {
     "DatasetRecorder": "cliprt_data.recorder",
@@ -50,8 +49,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'cliprt_data' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import importlib.metadata as md
 import os
 import platform
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 #: Distributions whose versions every dataset records (reproducibility).
@@ -58,3 +59,15 @@ def deferred_signals(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM))
                 handler(signum, frame)
             elif handler == signal.SIG_DFL:
                 os.kill(os.getpid(), signum)
+
+
+def lazy_exports(package: str, exports: Mapping[str, str]) -> Callable[[str], Any]:
+    """A module-level ``__getattr__`` (PEP 562): ``exports[name]`` is imported on first use of ``name``."""
+
+    def __getattr__(name: str) -> Any:
+        module = exports.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(module), name)
+
+    return __getattr__

@@ -24,8 +24,7 @@ console user), :mod:`~cliprt_data.teleop.scripted` (the scripted user),
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from cliprt_data._util import lazy_exports
 
 #: name -> the module that defines it; loaded on first use, so ``cliprt --help`` never pays for gymnasium.
 _EXPORTS = {
@@ -51,7 +50,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -20,8 +20,7 @@ FastAPI and uvicorn load only when a server is made (the ``web`` extra).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from cliprt_data._util import lazy_exports
 
 #: name -> the module that defines it; loaded on first use (the CLI reads only the server's defaults).
 _EXPORTS = {
@@ -40,7 +39,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
