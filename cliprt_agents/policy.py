@@ -95,8 +95,9 @@ def _batch_observation(observation: dict[str, Any]) -> tuple[np.ndarray | torch.
 class CLIPRTPolicy:
     """An :class:`~cliprt_agents.protocols.Agent` that picks language motions with a CLIP-RT model.
 
-    ``selection`` is "greedy" (argmax) or "sample" (draw with probability
-    proportional to ``(scores * factors) ** (1 / temperature)``).
+    ``selection`` is "greedy" (argmax of ``scores * factors``) or "sample" (a
+    draw from ``softmax(logits / temperature) * factors``; see
+    :mod:`cliprt_agents.selection`).
     ``precision`` "bf16"/"fp16" runs the towers under autocast on a GPU.
     """
 
@@ -117,10 +118,9 @@ class CLIPRTPolicy:
         precision: str = "fp32",
         cache_size: int = 256,
     ) -> None:
-        if selection not in ("greedy", "sample"):
-            raise ValueError("selection must be 'greedy' or 'sample'")
-        if not temperature > 0:
-            raise ValueError("temperature must be > 0")
+        from cliprt_agents.selection import MotionSelection
+
+        self.selection = MotionSelection(selection, temperature)
         if precision not in ("fp32", "bf16", "fp16"):
             raise ValueError("precision must be fp32, bf16 or fp16")
         from cliprt_agents.devices import resolve_device
@@ -128,8 +128,6 @@ class CLIPRTPolicy:
         self.model = model
         self.device = resolve_device(device) if device is not None else next(model.parameters()).device
         self.model.to(self.device).eval()
-        self.selection = selection
-        self.temperature = temperature
         self.rng = np.random.default_rng(seed)
         self.scorer = scorer
         self.translator = translator
@@ -256,10 +254,10 @@ class CLIPRTPolicy:
         scores = torch.sigmoid(logits).cpu().numpy().astype(np.float64)
         factors = self._factors(observation, scores, single) if self.scorer is not None else None
         final = scores * factors if factors is not None else scores
-        if self.selection == "greedy":
+        if self.selection.mode == "greedy":
             chosen = final.argmax(axis=1)
         else:
-            chosen = np.array([self._sample(row) for row in final])
+            chosen = self.selection.choose(logits.float().cpu().numpy(), self.rng, factors)
         corrected = np.zeros(len(chosen), dtype=bool)
         for i in range(len(chosen)):
             step = self._steps.get(i, 0)
@@ -294,15 +292,6 @@ class CLIPRTPolicy:
         if not np.all(np.isfinite(factors)) or np.any(factors < 0):
             raise ValueError("scorer factors must be finite and >= 0")
         return factors
-
-    def _sample(self, row: np.ndarray) -> int:
-        # p ~ row ** (1 / T), computed in log space so small temperatures neither overflow nor underflow.
-        with np.errstate(divide="ignore"):
-            logw = np.log(np.clip(row, 0.0, None)) / self.temperature
-        if not np.isfinite(logw.max()):
-            return int(row.argmax())
-        weights = np.exp(logw - logw.max())
-        return int(self.rng.choice(len(row), p=weights / weights.sum()))
 
     def translate(self, text: str) -> tuple[int, str]:
         """``(motion id, how it was understood)`` for a motion text, a paraphrase or free language."""
@@ -431,5 +420,10 @@ def load_policy(path: str | os.PathLike[str], *, device: str | torch.device = "c
 
 
 def clip_rt_agent(spec: AgentSpec, vocabulary: Vocabulary, seed: int) -> CLIPRTPolicy:
-    """Registry factory (``clip-rt=CHECKPOINT``)."""
-    return load_policy(spec.require_checkpoint(), vocabulary=vocabulary)
+    """Registry factory (``clip-rt=CHECKPOINT``, options ``?selection=sample&temperature=T``)."""
+    from cliprt_agents.selection import selection_from_options
+
+    chosen = selection_from_options(spec.options)
+    return load_policy(
+        spec.require_checkpoint(), vocabulary=vocabulary, selection=chosen.mode, temperature=chosen.temperature, seed=seed
+    )

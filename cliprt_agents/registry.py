@@ -1,9 +1,11 @@
 """Agents by name: the one registry the benchmark runner, the main job and the CLI build agents from.
 
 An agent spec is ``kind`` or ``kind=checkpoint`` with an optional ``label:``
-prefix, e.g. ``random``, ``expert``, ``clip-rt=runs/demo/clip-rt``,
-``passive:clip-rt=runs/demo/clip-rt-passive``. Kinds map to factories by
-import string, so heavy agents load only when asked for.
+prefix and optional ``?key=value&key=value`` options for the factory, e.g.
+``random``, ``expert``, ``clip-rt=runs/demo/clip-rt``,
+``passive:clip-rt=runs/demo/clip-rt-passive``,
+``clip-rt=cliprt-ur5sim-v1?selection=sample&temperature=0.3``. Kinds map to
+factories by import string, so heavy agents load only when asked for.
 
 Adding a baseline: one file with the agent (it follows
 :class:`~cliprt_agents.protocols.Agent`) and a factory
@@ -30,12 +32,19 @@ class AgentSpec:
 
     @classmethod
     def parse(cls, text: str) -> AgentSpec:
+        text, _, query = text.partition("?")
         head, _, checkpoint = text.partition("=")  # a checkpoint may hold ':' (hf-hub:org/repo)
         label, _, kind = head.rpartition(":")
         kind = kind.strip()
         if not kind:
             raise ValueError(f"empty agent spec {text!r}; use e.g. 'random' or 'clip-rt=PATH'")
-        return cls(label or kind, kind, checkpoint or None)
+        options: dict[str, Any] = {}
+        for item in filter(None, query.split("&")):
+            key, eq, value = item.partition("=")
+            if not key.strip() or not eq:
+                raise ValueError(f"agent option {item!r} in {text + '?' + query!r} is not key=value")
+            options[key.strip()] = value.strip()
+        return cls(label or kind, kind, checkpoint or None, options)
 
     def require_checkpoint(self) -> str:
         """The checkpoint, for kinds that load one; a clear error when the spec has none."""
@@ -55,6 +64,14 @@ AGENT_KINDS: dict[str, str] = {
 }
 
 
+#: kind -> the ``?key=value`` options its factory reads (kinds not listed take none)
+AGENT_OPTIONS: dict[str, tuple[str, ...]] = {
+    "clip-rt": ("selection", "temperature"),
+    "bc": ("selection", "temperature"),
+    "ppo": ("selection",),
+}
+
+
 def make_agent(spec: AgentSpec, vocabulary: Vocabulary, seed: int = 0) -> Agent:
     """Build the agent ``spec`` names (its factory's module is imported now, not before)."""
     try:
@@ -62,5 +79,9 @@ def make_agent(spec: AgentSpec, vocabulary: Vocabulary, seed: int = 0) -> Agent:
     except KeyError:
         known = ", ".join(sorted(AGENT_KINDS))
         raise ValueError(f"unknown agent kind {spec.kind!r}; known kinds: {known}") from None
+    unknown = sorted(set(spec.options) - set(AGENT_OPTIONS.get(spec.kind, ())))
+    if unknown:
+        takes = list(AGENT_OPTIONS.get(spec.kind, ())) or "no options"
+        raise ValueError(f"agent {spec.label!r} ({spec.kind}) takes {takes}, not {unknown}")
     module, func = target.split(":")
     return getattr(importlib.import_module(module), func)(spec, vocabulary, seed)

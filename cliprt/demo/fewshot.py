@@ -13,11 +13,21 @@ import json
 from dataclasses import asdict, replace
 from typing import Any
 
-from cliprt.demo.pipeline import DemoConfig, _stage, agent_specs, augment, bench_config, check_resumable, collect
-from cliprt.demo.training import train_bc_baseline, train_clip_rt
+from cliprt.demo.pipeline import (
+    DemoConfig,
+    _stage,
+    agent_specs,
+    augment,
+    bench_config,
+    check_resumable,
+    collect,
+    run_stages,
+    training_stages,
+)
 
-#: The agents the few-shot study compares.
+#: The agents the few-shot study compares, and the main job's stages that train them.
 FEWSHOT_AGENTS = ("clip-rt", "clip-rt-action", "bc")
+FEWSHOT_STAGES = ("train_clip_rt", "train_clip_rt_action", "train_bc")
 DEFAULT_DEMOS = (1, 5, 10)
 
 
@@ -40,9 +50,7 @@ def run_fewshot(base: DemoConfig, demos: tuple[int, ...] = DEFAULT_DEMOS) -> dic
         (config.out / "demo_config.json").write_text(json.dumps(asdict(config), indent=2, default=str))
         _stage(config, "collect", collect, config)
         _stage(config, "augment", augment, config)
-        _stage(config, "train_clip_rt", train_clip_rt, config, "clip-rt", True)
-        _stage(config, "train_clip_rt_action", train_clip_rt, config, "clip-rt-action", True, "action_tokens")
-        _stage(config, "train_bc", train_bc_baseline, config)
+        run_stages(config, [s for s in training_stages(config) if s[0] in FEWSHOT_STAGES])
         sets = _stage(config, "bench", _bench, config)["sets"]
         for agent, per_set in sets.items():
             results.setdefault(agent, {})[n] = per_set.get("Novel", {})
@@ -58,9 +66,8 @@ def _bench(config: DemoConfig) -> dict:
     from cliprt.evaluation.stats import set_summary
     from cliprt_agents.registry import AgentSpec
 
-    specs = [s for s in agent_specs(config) if s.split(":", 1)[0] in FEWSHOT_AGENTS]
+    agents = [a for a in map(AgentSpec.parse, agent_specs(config)) if a.label in FEWSHOT_AGENTS]
     bench_cfg = bench_config(config)
-    agents = [AgentSpec.parse(s) for s in specs]
     rows = run_benchmark(bench_cfg, agents, config.out / "bench")
     write_reports(config.out / "bench", rows, asdict(bench_cfg), {a.label: a.checkpoint for a in agents})
     return {"sets": set_summary(rows, {"Novel": list(config.env_ids)})}

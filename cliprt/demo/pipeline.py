@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from cliprt.demo.layout import demo_dir, sta_dir
+from cliprt.demo.side_by_side import side_by_side
 from cliprt.demo.training import train_bc_baseline, train_clip_rt, train_ppo_baseline
 from cliprt_envs.registry import SIM_TASKS
 
@@ -58,6 +59,14 @@ class DemoConfig:
     ppo_steps: int = 4096
     eval_episodes: int = 20
     num_envs: int = 2
+    # How every learned agent (CLIP-RT and its variants, BC, PPO) picks a motion in the benchmark: "sample" draws
+    # from softmax(logits / temperature) (cliprt_agents.selection; chosen with benchmarks/selection_temperature.py
+    # on validation seeds), "greedy" takes the best.
+    selection: str = "sample"
+    temperature: float = 0.3
+    # Processes for stages that do not depend on each other (augmenting tasks, training the agents) and
+    # benchmark workers; results do not depend on it.
+    jobs: int = 2
     ablations: bool = False
     seed: int = 0
 
@@ -135,35 +144,41 @@ def collect(config: DemoConfig) -> dict:
 
 
 def augment(config: DemoConfig, labels: str | None = None) -> dict:
+    """STA for every task (``config.jobs`` tasks at once)."""
+    labels = labels or config.sta_labels
+    calls = [(augment_task, (config, task, labels)) for task in config.tasks]
+    return {"reports": dict(zip(config.tasks, side_by_side(calls, config.jobs))), "labels": labels}
+
+
+def augment_task(config: DemoConfig, task: str, labels: str) -> dict:
+    """STA trajectories of one task's demonstrations (a half-written folder is made again)."""
     import shutil
 
     from cliprt_data.augment import STAConfig, augment_dataset
 
-    labels = labels or config.sta_labels
-    reports = {}
-    for task in config.tasks:
-        out = sta_dir(config, task, labels)
-        if out.exists():
-            shutil.rmtree(out)
-        sta = STAConfig(per_demo=config.sta_per_demo, seed=config.seed, labels=labels)
-        reports[task] = augment_dataset([demo_dir(config, task)], out, sta, progress=True)
-    return {"reports": reports, "labels": labels}
+    out = sta_dir(config, task, labels)
+    if out.exists():
+        shutil.rmtree(out)
+    sta = STAConfig(per_demo=config.sta_per_demo, seed=config.seed, labels=labels)
+    return augment_dataset([demo_dir(config, task)], out, sta, progress=True)
 
 
 def agent_specs(config: DemoConfig) -> list[str]:
-    """``label:kind=checkpoint`` of every agent the main job benchmarks."""
+    """``label:kind=checkpoint[?options]`` of every agent the main job benchmarks (learned ones with its selection)."""
     models = config.out / "models"
-    specs = ["expert", "random", f"clip-rt:clip-rt={models / 'clip-rt'}", f"clip-rt-passive:clip-rt={models / 'clip-rt-passive'}"]
+    specs = [f"clip-rt:clip-rt={models / 'clip-rt'}", f"clip-rt-passive:clip-rt={models / 'clip-rt-passive'}"]
     if config.init is not None:
         specs += [f"clip-rt-action:clip-rt={models / 'clip-rt-action'}", f"clip-rt-zero:clip-rt={config.init}"]
     specs += [f"bc:bc={models / 'bc'}"]
     if config.init is not None:
         specs.append(f"bc-pretrained:bc={models / 'bc-pretrained'}")
-    specs.append(f"ppo:ppo={models / 'ppo'}")
     if config.ablations:
         name = f"clip-rt-{other_labels(config)}-sta"
         specs.append(f"{name}:clip-rt={models / name}")
-    return specs
+    if config.selection != "greedy":
+        specs = [f"{s}?selection={config.selection}&temperature={config.temperature:g}" for s in specs]
+    ppo = f"ppo:ppo={models / 'ppo'}" + ("?selection=sample" if config.selection != "greedy" else "")
+    return ["expert", "random", *specs, ppo]
 
 
 def other_labels(config: DemoConfig) -> str:
@@ -191,6 +206,7 @@ def bench_config(config: DemoConfig, **overrides: Any) -> Any:
         "episodes": config.eval_episodes,
         "seeds": (EVAL_SEED,),
         "num_envs": config.num_envs,
+        "workers": config.jobs,
         "image_size": config.image_size,
         "camera": config.camera,
         **overrides,
@@ -235,7 +251,7 @@ def bench_heldout(config: DemoConfig) -> dict:
     if not env_ids:
         return {"sets": {}, "sets_table": ""}
     bench_cfg = bench_config(config, env_ids=env_ids, phrasings="held_out", video_episodes=0)
-    agents = [AgentSpec.parse(s) for s in agent_specs(config) if s.split(":", 1)[0] in HELDOUT_AGENTS]
+    agents = [a for a in map(AgentSpec.parse, agent_specs(config)) if a.label in HELDOUT_AGENTS]
     rows = run_benchmark(bench_cfg, agents, config.out / "bench-heldout")
     write_reports(config.out / "bench-heldout", rows, asdict(bench_cfg), {a.label: a.checkpoint for a in agents})
     sets = set_summary(rows, {k: [e for e in v if e in env_ids] for k, v in task_sets(config).items()})
@@ -251,28 +267,40 @@ def run_demo(config: DemoConfig) -> dict:
     results = {
         "collect": _stage(config, "collect", collect, config),
         "augment": _stage(config, "augment", augment, config),
-        "train_clip_rt": _stage(config, "train_clip_rt", train_clip_rt, config, "clip-rt", True),
-        "train_clip_rt_passive": _stage(config, "train_clip_rt_passive", train_clip_rt, config, "clip-rt-passive", False),
     }
-    if config.init is not None:
-        results["train_clip_rt_action"] = _stage(
-            config, "train_clip_rt_action", train_clip_rt, config, "clip-rt-action", True, "action_tokens"
-        )
-    results["train_bc"] = _stage(config, "train_bc", train_bc_baseline, config)
-    if config.init is not None:
-        results["train_bc_pretrained"] = _stage(
-            config, "train_bc_pretrained", train_bc_baseline, config, "bc-pretrained", config.init
-        )
-    results["train_ppo"] = _stage(config, "train_ppo", train_ppo_baseline, config)
     if config.ablations:
         other = other_labels(config)
         results[f"augment_{other}"] = _stage(config, f"augment_{other}", augment, config, other)
-        name = f"clip-rt-{other}-sta"
-        results[f"train_{name}"] = _stage(config, f"train_{name}", train_clip_rt, config, name, True, "language", other)
+    results.update(run_stages(config, training_stages(config)))
     results["bench"] = _stage(config, "bench_ablations" if config.ablations else "bench", bench, config)
     results["bench_heldout"] = _stage(config, "bench_heldout", bench_heldout, config)
     results["total_seconds_this_run"] = time.perf_counter() - start
     return results
+
+
+def training_stages(config: DemoConfig) -> list[tuple]:
+    """``(stage name, function, *args)`` of every agent the main job trains, the longest first."""
+    stages: list[tuple] = []
+    if config.init is not None:
+        stages.append(("train_bc_pretrained", train_bc_baseline, config, "bc-pretrained", config.init))
+    stages += [
+        ("train_bc", train_bc_baseline, config),
+        ("train_clip_rt", train_clip_rt, config, "clip-rt", True),
+        ("train_clip_rt_passive", train_clip_rt, config, "clip-rt-passive", False),
+    ]
+    if config.init is not None:
+        stages.append(("train_clip_rt_action", train_clip_rt, config, "clip-rt-action", True, "action_tokens"))
+    stages.append(("train_ppo", train_ppo_baseline, config))
+    if config.ablations:
+        name = f"clip-rt-{other_labels(config)}-sta"
+        stages.append((f"train_{name}", train_clip_rt, config, name, True, "language", other_labels(config)))
+    return stages
+
+
+def run_stages(config: DemoConfig, stages: list[tuple]) -> dict[str, dict]:
+    """Stages that do not depend on each other, ``config.jobs`` at once; ``{name: result}``."""
+    calls = [(_stage, (config, name, fn, *args)) for name, fn, *args in stages]
+    return dict(zip((name for name, *_ in stages), side_by_side(calls, config.jobs)))
 
 
 def check_resumable(config: DemoConfig) -> None:
@@ -284,7 +312,7 @@ def check_resumable(config: DemoConfig) -> None:
 
     previous = json.loads(previous_file.read_text())
     defaults = asdict(DemoConfig(config.out))
-    differ = settings_differences(previous, asdict(config), ignore=("out", "ablations"), defaults=defaults)
+    differ = settings_differences(previous, asdict(config), ignore=("out", "ablations", "jobs"), defaults=defaults)
     if differ:
         changes = ", ".join(f"{k}: {old!r} -> {new!r}" for k, old, new in differ)
         raise ValueError(

@@ -1,7 +1,9 @@
 """The results folder's episode log: ``episodes.jsonl``, one finished episode a line.
 
 Each finished episode is appended (and flushed to disk) at once, so an
-interrupted run resumes without repeating finished episodes.
+interrupted run resumes without repeating finished episodes. A line goes to
+the file in one ``write`` on a file opened for appending, so benchmark
+workers in several processes can share one log without mixing their lines.
 """
 
 from __future__ import annotations
@@ -41,21 +43,27 @@ def write_json(path: Path, doc: dict) -> None:
 
 
 class EpisodeLog:
-    """An append-only JSON-lines log in ``out`` (``episodes.jsonl`` unless ``name`` says otherwise)."""
+    """An append-only JSON-lines log in ``out`` (``episodes.jsonl`` unless ``name`` says otherwise).
 
-    def __init__(self, out: Path, name: str = EPISODES_FILE) -> None:
+    ``repair`` drops a torn last line left by a crash before appending; a
+    process that shares the log with others (a benchmark worker) opens it
+    without, once the process that started them has repaired it.
+    """
+
+    def __init__(self, out: Path, name: str = EPISODES_FILE, *, repair: bool = True) -> None:
         out.mkdir(parents=True, exist_ok=True)
         self.path = out / name
-        # Drop a torn last line left by a crash before appending.
-        if self.path.exists():
+        if repair and self.path.exists():
             text = self.path.read_text()
             if text and not text.endswith("\n"):
                 self.path.write_text(text[: text.rfind("\n") + 1])
-        self.file = self.path.open("a")
+        self.file = self.path.open("ab", buffering=0)
 
     def write(self, row: dict) -> None:
-        self.file.write(json.dumps(row) + "\n")
-        self.file.flush()
+        data = (json.dumps(row) + "\n").encode()
+        written = self.file.write(data)  # one write(2) with O_APPEND: the line lands whole, after all others
+        while written is not None and written < len(data):  # a short write (disk nearly full): finish the line
+            written += self.file.write(data[written:]) or 0
         os.fsync(self.file.fileno())
 
     def close(self) -> None:

@@ -9,14 +9,24 @@ interrupted run resumes without repeating finished episodes. With
 ``BenchConfig.trace`` each episode's steps go to ``traces.jsonl`` the same way
 (:mod:`cliprt.evaluation.trace`).
 
+With ``BenchConfig.workers`` > 1 the env ids are shared out among that many
+processes, each taking the next unfinished env id and running every agent on
+it in a vector env of its own; they append to the same logs (one write per
+line). Each env id gets fresh agents in any case, so outcomes do not depend on
+how the env ids are shared out.
+
 A results folder's settings are checked in :mod:`cliprt.evaluation.settings`;
 videos are recorded and kept as :mod:`cliprt.evaluation.videos` describes.
 """
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import pickle
+import queue as queue_module
 import shutil
 import time
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -95,18 +105,114 @@ def run_benchmark(
     done = _prepare_folder(config, agents, out, resume)
     log = EpisodeLog(out)
     traces = TraceLog(out) if config.trace else None
-    factory = agent_factory or (lambda spec, seed: make_agent(spec, default_vocabulary(), seed))
+    factory = agent_factory or default_agent_factory
+    pending = [e for e in config.env_ids if _pending_jobs(config, agents, e, done)]
     try:
-        for env_id in config.env_ids:
-            todo = _pending_jobs(config, agents, env_id, done)
-            if todo:
-                _run_env(config, env_id, todo, factory, (log, traces), out, progress)
+        if config.workers > 1 and len(pending) > 1:
+            log.close()
+            if traces is not None:
+                traces.close()
+            _run_in_workers(config, agents, pending, done, factory, out, progress)
+        else:
+            for env_id in pending:
+                _run_env(config, env_id, _pending_jobs(config, agents, env_id, done), factory, (log, traces), out, progress)
     finally:
         log.close()
         if traces is not None:
             traces.close()
         remove_empty_partial_dir(out)
     return _records_of(config, [a.label for a in agents], out)
+
+
+def default_agent_factory(spec: AgentSpec, seed: int) -> Agent:
+    """The registry's agent for ``spec`` (``cliprt_agents.registry.make_agent``) on the default vocabulary."""
+    return make_agent(spec, default_vocabulary(), seed)
+
+
+def _run_in_workers(
+    config: BenchConfig,
+    agents: list[AgentSpec],
+    env_ids: list[str],
+    done: set[str],
+    factory: Callable[[AgentSpec, int], Agent],
+    out: Path,
+    progress: bool,
+) -> None:
+    """Share ``env_ids`` out among ``config.workers`` processes; raise the first worker error here."""
+    try:
+        pickle.dumps(factory)
+    except Exception as exc:
+        raise ValueError(
+            f"workers={config.workers} needs an agent factory that can be sent to another process "
+            f"(a module-level function), not {factory!r} ({exc}); or run with workers=1"
+        ) from None
+    ctx = mp.get_context(prepare_context(config.start_method))
+    todo, errors = ctx.Queue(), ctx.Queue()
+    n = min(config.workers, len(env_ids))
+    for env_id in [*env_ids, *([None] * n)]:  # one None per worker: no env id left
+        todo.put(env_id)
+    procs = [
+        ctx.Process(target=_worker, args=(i, config, agents, done, factory, out, progress, todo, errors), daemon=False)
+        for i in range(n)
+    ]
+    with main_module_hidden():
+        for p in procs:
+            p.start()
+    finished = False
+    try:
+        failure = _wait_for_workers(procs, errors)
+        finished = failure is None
+    finally:
+        for p in procs:
+            if p.is_alive() and not finished:  # a failure, or Ctrl-C here: stop the others too
+                p.terminate()
+        for p in procs:
+            p.join()
+    if failure is not None:
+        raise RuntimeError(f"benchmark worker failed:\n{failure}")
+
+
+def _wait_for_workers(procs: list, errors) -> str | None:
+    """Wait until every worker has ended or one reports an error; return the first error (or a crash)."""
+
+    def reported(timeout: float) -> str | None:
+        try:
+            return errors.get(timeout=timeout)
+        except queue_module.Empty:
+            return None
+
+    failure = None
+    while failure is None and any(p.is_alive() for p in procs):
+        failure = reported(0.5)
+    failure = failure or reported(0.1)
+    if failure is None and any(p.exitcode not in (0, None) for p in procs):
+        codes = [p.exitcode for p in procs]
+        failure = f"a benchmark worker died (exit codes {codes}); finished episodes are kept, run again to resume"
+    return failure
+
+
+def _worker(
+    index: int,
+    config: BenchConfig,
+    agents: list[AgentSpec],
+    done: set[str],
+    factory: Callable[[AgentSpec, int], Agent],
+    out: Path,
+    progress: bool,
+    todo,
+    errors,
+) -> None:
+    """One benchmark process: take env ids from ``todo`` until none is left."""
+    logs = (EpisodeLog(out, repair=False), TraceLog(out, repair=False) if config.trace else None)
+    try:
+        while (env_id := todo.get()) is not None:
+            _run_env(config, env_id, _pending_jobs(config, agents, env_id, done), factory, logs, out, progress, index)
+    except BaseException:
+        errors.put(traceback.format_exc())
+    finally:
+        for log in logs:
+            if log is not None:
+                log.close()
 
 
 def _check_agents(agents: list[AgentSpec]) -> None:
@@ -153,6 +259,7 @@ def _run_env(
     logs: tuple[EpisodeLog, TraceLog | None],
     out: Path,
     progress: bool,
+    position: int = 0,
 ) -> None:
     """Run each agent's jobs on one env id, in one vector env sized to the largest job list."""
     n = min(config.num_envs, max(len(jobs) for _, jobs in todo))
@@ -164,7 +271,7 @@ def _run_env(
             if continuous not in made:
                 made[continuous] = _make_vector_env(config, env_id, n, continuous=continuous)
             agent = people_in_the_loop(config, agent, made[continuous], default_vocabulary())  # --scorer, --corrections
-            _run_jobs(config, spec, agent, env_id, made[continuous], jobs, logs, out, progress)
+            _run_jobs(config, spec, agent, env_id, made[continuous], jobs, logs, out, progress, position)
     finally:
         for envs in made.values():
             envs.close()
@@ -237,6 +344,7 @@ def _run_jobs(
     logs: tuple[EpisodeLog, TraceLog | None],
     out: Path,
     progress: bool,
+    position: int = 0,
 ) -> None:
     from tqdm.auto import tqdm
 
@@ -246,7 +354,7 @@ def _run_jobs(
     queue = list(jobs)
     slots = [_Slot() for _ in range(n)]
     videos = {k: v.name for k, v in kept_videos(out, spec.label, env_id).items()}
-    bar = tqdm(total=len(jobs), desc=f"{spec.label} on {env_id}", disable=not progress, leave=False)
+    bar = tqdm(total=len(jobs), desc=f"{spec.label} on {env_id}", disable=not progress, leave=False, position=position)
     try:
         obs = _start(envs, slots, queue, np.ones(n, dtype=bool), agent, config, out, spec.label, env_id, videos)
         while any(s.job is not None for s in slots):

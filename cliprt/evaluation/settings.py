@@ -38,6 +38,9 @@ class BenchConfig:
     episodes: int = 10  # per seed, agent and env id
     seeds: tuple[int, ...] = (0,)
     num_envs: int = 2
+    # Benchmark processes: env ids are shared out among them, each with its own vector env of num_envs
+    # (outcomes do not depend on it; see cliprt.evaluation.runner).
+    workers: int = 1
     image_size: int = 224
     camera: str | None = None  # the env's default view unless set ("front", "side", "wrist" in the sim)
     max_steps: int | None = None  # default: each env's registered limit
@@ -150,6 +153,7 @@ _SETTING_CHECKS: dict[str, Callable[[str, Any], None]] = {
     "episodes": lambda n, v: _whole(n, v, 1, "episodes per seed, agent and env id"),
     "seeds": _check_seeds,
     "num_envs": lambda n, v: _whole(n, v, 1, "envs stepped side by side"),
+    "workers": lambda n, v: _whole(n, v, 1, "benchmark processes, each running its share of the env ids"),
     "image_size": lambda n, v: _whole(n, v, MIN_IMAGE_SIZE, "the square image the agent sees, in pixels", MAX_IMAGE_SIZE),
     "max_steps": _check_max_steps,
     "video_episodes": lambda n, v: _whole(n, v, 0, "episodes per seed that may be recorded; 0 turns videos off"),
@@ -222,6 +226,7 @@ def run_settings(config: BenchConfig, agents: Iterable[AgentSpec]) -> dict:
                 "seeds": list(config.seeds),
                 "max_steps": config.max_steps,
                 "num_envs": config.num_envs,
+                "workers": config.workers,
                 "vector": config.vector,
                 "video_episodes": config.video_episodes,
                 "video_size": config.video_size,
@@ -241,6 +246,7 @@ ADJUSTABLE_SETTINGS = (
     "camera",  # compared per env as envs.<id>.camera (None there means the env's default view)
     "max_steps",  # compared per env as envs.<id>.max_episode_steps
     "num_envs",
+    "workers",
     "vector",
     "video_episodes",
     "video_size",

@@ -185,8 +185,8 @@ def trace_line(record: dict, steps: list[dict]) -> dict:
 class TraceLog(EpisodeLog):
     """``traces.jsonl``: appended and fsynced one episode at a time, like ``episodes.jsonl``."""
 
-    def __init__(self, out: Path) -> None:
-        super().__init__(out, TRACES_FILE)
+    def __init__(self, out: Path, *, repair: bool = True) -> None:
+        super().__init__(out, TRACES_FILE, repair=repair)
 
 
 def load_traces(out: Path) -> dict[str, dict]:

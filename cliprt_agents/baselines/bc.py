@@ -35,6 +35,7 @@ from cliprt_agents.baselines.features import instruction_matrix, resize_images
 from cliprt_agents.checkpoint import write_json_atomic
 from cliprt_agents.devices import resolve_device
 from cliprt_agents.preprocess import PreprocessSpec, preprocess_images
+from cliprt_agents.selection import MotionSelection
 from cliprt_envs.motions import Vocabulary
 
 if TYPE_CHECKING:
@@ -279,10 +280,19 @@ class BCAgent:
     continuous = False
     needs_env = False
 
-    def __init__(self, path: str | Path, device: str = "cpu", vocabulary: Vocabulary | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        device: str = "cpu",
+        vocabulary: Vocabulary | None = None,
+        selection: MotionSelection | None = None,
+        seed: int | None = None,
+    ) -> None:
         from safetensors.torch import load_model
 
         self.device = resolve_device(device)
+        self.selection = selection or MotionSelection()
+        self.rng = np.random.default_rng(seed)
         path = Path(path)
         if not (path / CONFIG_FILE).is_file() or not (path / WEIGHTS_FILE).is_file():
             raise FileNotFoundError(f"{path} is not a BC checkpoint (needs {CONFIG_FILE} and {WEIGHTS_FILE})")
@@ -311,6 +321,13 @@ class BCAgent:
 
     @torch.no_grad()
     def scores(self, observation: dict[str, Any]) -> np.ndarray:
+        """Per-motion probabilities ``softmax(logits)``: ``(N,)``, or ``(B, N)`` for a batch."""
+        logits = self.logits(observation)
+        probs = torch.from_numpy(logits).softmax(-1).numpy()
+        return probs
+
+    @torch.no_grad()
+    def logits(self, observation: dict[str, Any]) -> np.ndarray:
         image = np.asarray(observation["image"])
         single = image.ndim == 3
         texts = [observation["instruction"]] if single else list(observation["instruction"])
@@ -320,14 +337,17 @@ class BCAgent:
             images = resize_images(image[None] if single else image, self.config.image_size)
             x = torch.from_numpy(images.transpose(0, 3, 1, 2).copy()).to(self.device)
         t = torch.from_numpy(instruction_matrix(texts, self.config.text_dim)).to(self.device)
-        probs = self.model(x, t).softmax(-1).cpu().numpy()
-        return probs[0] if single else probs
+        logits = self.model(x, t).float().cpu().numpy()
+        return logits[0] if single else logits
 
     def act(self, observation: dict[str, Any]):
-        s = self.scores(observation)
-        return int(s.argmax()) if s.ndim == 1 else s.argmax(axis=1)
+        logits = self.logits(observation)
+        chosen = self.selection.choose(np.atleast_2d(logits), self.rng)
+        return int(chosen[0]) if logits.ndim == 1 else chosen
 
 
 def bc_agent(spec: AgentSpec, vocabulary: Vocabulary, seed: int) -> BCAgent:
-    """Registry factory (``bc=CHECKPOINT``)."""
-    return BCAgent(spec.require_checkpoint(), vocabulary=vocabulary)
+    """Registry factory (``bc=CHECKPOINT``, options ``?selection=sample&temperature=T``)."""
+    from cliprt_agents.selection import selection_from_options
+
+    return BCAgent(spec.require_checkpoint(), vocabulary=vocabulary, selection=selection_from_options(spec.options), seed=seed)

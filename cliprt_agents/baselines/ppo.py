@@ -161,5 +161,10 @@ class PPOAgent:
 
 
 def ppo_agent(spec: AgentSpec, vocabulary: Vocabulary, seed: int) -> PPOAgent:
-    """Registry factory (``ppo=CHECKPOINT``)."""
-    return PPOAgent(spec.require_checkpoint())
+    """Registry factory (``ppo=CHECKPOINT``; ``?selection=sample`` draws from the policy instead of its mode)."""
+    from cliprt_agents.selection import MotionSelection
+
+    mode = MotionSelection(str(spec.options.get("selection", "greedy"))).mode
+    agent = PPOAgent(spec.require_checkpoint(), deterministic=mode == "greedy")
+    agent.model.set_random_seed(seed)
+    return agent

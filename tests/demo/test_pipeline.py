@@ -58,6 +58,11 @@ def test_demo_end_to_end_then_resume_and_refuse_other_settings(tmp_path, tiny_ch
     stages = {p.stem for p in (config.out / "stages").glob("*.json")}
     assert {"collect", "augment", "train_clip_rt", "train_clip_rt_passive", "train_clip_rt_action"} <= stages
     assert {"train_bc", "train_bc_pretrained", "train_ppo", "bench", "bench_heldout"} <= stages
+    settings = json.loads((config.out / "bench" / "bench_config.json").read_text())
+    assert settings["workers"] == 2  # stages and benchmark side by side (config.jobs)
+    options = {label: a["options"] for label, a in settings["agents"].items()}
+    assert options["clip-rt"] == options["bc"] == {"selection": "sample", "temperature": "0.3"}
+    assert options["ppo"] == {"selection": "sample"} and options["expert"] == options["random"] == {}
     heldout = json.loads((config.out / "bench-heldout" / "bench_config.json").read_text())
     assert heldout["phrasings"] == "held_out" and set(results["bench_heldout"]["sets"]) == {"clip-rt", "bc"}
     tuned = json.loads((config.out / "models" / "clip-rt" / "model" / "config.json").read_text())["model"]

@@ -1,6 +1,7 @@
 """The benchmark runner: reproducibility, statistics, errors, resume."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -171,6 +172,15 @@ def test_agent_spec_parsing():
     assert AgentSpec.parse("clip-rt=C:/win/path").checkpoint == "C:/win/path"
     with pytest.raises(ValueError):
         AgentSpec.parse("=x")
+    spec = AgentSpec.parse("hot:clip-rt=hf-hub:org/repo?selection=sample&temperature=0.3")
+    assert (spec.label, spec.checkpoint) == ("hot", "hf-hub:org/repo")
+    assert spec.options == {"selection": "sample", "temperature": "0.3"}
+    with pytest.raises(ValueError, match="not key=value"):
+        AgentSpec.parse("clip-rt=x?sample")
+    with pytest.raises(ValueError, match="takes no options"):
+        make_agent(AgentSpec.parse("random?selection=sample"), default_vocabulary())
+    with pytest.raises(ValueError, match=r"not \['temprature'\]"):
+        make_agent(AgentSpec.parse("bc=x?temprature=0.3"), default_vocabulary())
     agent = RandomAgent(default_vocabulary(), seed=1)
     acts = agent.act({"instruction": ("a", "b", "c")})
     assert acts.shape == (3,) and np.all((acts >= 0) & (acts < 58))
@@ -407,3 +417,31 @@ def test_an_agent_outside_the_protocol_is_refused_by_name(tmp_path):
     cfg = small_config(episodes=1, num_envs=1, vector="sync", max_steps=2)
     with pytest.raises(TypeError, match=r"'odd'.*needs_env"):
         run_benchmark(cfg, [AgentSpec("odd", "random")], tmp_path, progress=False, agent_factory=lambda s, seed: NoNeedsEnv())
+
+
+def test_workers_share_out_env_ids_with_the_same_outcomes(tmp_path):
+    """Two benchmark processes write one folder: the same episodes, each once, as one process."""
+    envs = (PICK, "CLIPRT-UR5Sim-Push-v0", "CLIPRT-UR5Sim-PointTo-v0")
+    agents = [AgentSpec.parse("random"), AgentSpec.parse("expert")]
+    config = small_config(env_ids=envs, episodes=2, vector="sync", num_envs=1, trace=True)
+    one = run_benchmark(config, agents, tmp_path / "one", progress=False)
+    two = run_benchmark(replace(config, workers=2), agents, tmp_path / "two", progress=False)
+
+    def outcomes(rows):
+        return sorted((r["agent"], r["env_id"], r["episode"], r["init_state_hash"], r["success"], r["steps"]) for r in rows)
+
+    assert outcomes(one) == outcomes(two) and len(two) == 12
+    lines = (tmp_path / "two" / EPISODES_FILE).read_text().splitlines()
+    assert len(lines) == 12 and all(json.loads(line) for line in lines)  # whole lines, none twice
+    traces = (tmp_path / "two" / "traces.jsonl").read_text().splitlines()
+    assert len(traces) == 12 and all(json.loads(line)["steps"] for line in traces)
+    # a folder made by one process resumes under two, and the other way round
+    assert outcomes(run_benchmark(replace(config, workers=2), agents, tmp_path / "one", progress=False)) == outcomes(one)
+
+
+def test_a_failing_worker_stops_the_run_with_its_error(tmp_path):
+    config = small_config(env_ids=(PICK, "CLIPRT-UR5Sim-Push-v0"), episodes=1, vector="sync", num_envs=1, workers=2)
+    with pytest.raises(RuntimeError, match=r"benchmark worker failed(.|\n)*FileNotFoundError"):
+        run_benchmark(config, [AgentSpec.parse("bc=" + str(tmp_path / "missing"))], tmp_path / "out", progress=False)
+    with pytest.raises(ValueError, match="sent to another process"):
+        run_benchmark(config, [AgentSpec.parse("random")], tmp_path / "out2", progress=False, agent_factory=lambda s, seed: None)

@@ -1,0 +1,70 @@
+"""Greedy vs sampled motion selection for one checkpoint, on validation seeds the main job never uses.
+
+A greedy policy that is wrong in a state repeats the same motion while the
+state looks the same; drawing from ``softmax(logits / T)`` leaves such loops.
+This runs the checkpoint on every sim task with ``greedy`` and with
+``selection=sample`` at each temperature (the same scenes for all), through the
+benchmark runner, and prints success per task set with 95% Wilson intervals.
+The main job's temperature was chosen with it.
+
+    python -m benchmarks.selection_temperature --agent runs/demo/models/clip-rt --episodes 20
+    python -m benchmarks.selection_temperature --agent cliprt-ur5sim-v1 --kind clip-rt --temperatures 0.3 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import cliprt_envs  # noqa: F401  (registers the ids)
+from cliprt.evaluation.runner import run_benchmark
+from cliprt.evaluation.settings import BenchConfig
+from cliprt.evaluation.stats import wilson_interval
+from cliprt_agents.registry import AgentSpec
+from cliprt_envs.registry import COMMON_TASKS, NOVEL_TASKS
+
+#: Validation seed: the main job benchmarks seed 1 (cliprt.demo.pipeline.EVAL_SEED).
+VALIDATION_SEED = 7
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--agent", required=True, help="a checkpoint (run dir, model dir or shipped name)")
+    parser.add_argument("--kind", default="clip-rt", choices=("clip-rt", "bc"), help="agent kind of the checkpoint")
+    parser.add_argument("--temperatures", type=float, nargs="+", default=[0.1, 0.3, 0.5, 1.0])
+    parser.add_argument("--episodes", type=int, default=20, help="episodes per task and selection")
+    parser.add_argument("--seed", type=int, default=VALIDATION_SEED)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("/tmp/cliprt-selection-temperature"))
+    args = parser.parse_args()
+
+    specs = [AgentSpec.parse(f"greedy:{args.kind}={args.agent}")]
+    specs += [AgentSpec.parse(f"T{t:g}:{args.kind}={args.agent}?selection=sample&temperature={t:g}") for t in args.temperatures]
+    sets = {"Common": [e.env_id for e in COMMON_TASKS], "Novel": [e.env_id for e in NOVEL_TASKS]}
+    config = BenchConfig(
+        env_ids=tuple(sets["Common"] + sets["Novel"]),
+        episodes=args.episodes,
+        seeds=(args.seed,),
+        image_size=64,
+        camera="wrist",
+        video_episodes=0,
+        workers=args.workers,
+    )
+    start = time.perf_counter()
+    rows = run_benchmark(config, specs, args.out, progress=False)
+    print(f"{len(rows)} episodes in {time.perf_counter() - start:.0f} s ({args.agent}, seed {args.seed})\n")
+    print("| selection | " + " | ".join(sets) + " |")
+    print("|---|" + "---|" * len(sets))
+    for spec in specs:
+        cells = []
+        for env_ids in sets.values():
+            mine = [r for r in rows if r["agent"] == spec.label and r["env_id"] in env_ids]
+            wins = sum(bool(r["success"]) for r in mine)
+            lo, hi = wilson_interval(wins, len(mine))
+            cells.append(f"{100 * wins / max(1, len(mine)):.1f} [{100 * lo:.0f}-{100 * hi:.0f}]")
+        print(f"| {spec.label} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
