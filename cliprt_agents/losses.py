@@ -16,6 +16,9 @@ update on the same global batch.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -64,6 +67,42 @@ def gather_with_local_grad(tensor: torch.Tensor) -> torch.Tensor:
     dist.all_gather(parts, tensor.detach().contiguous())
     parts[rank] = tensor
     return torch.cat(parts, dim=0)
+
+
+class _GatherSummingGradients(torch.autograd.Function):
+    """All ranks' equal-shaped ``tensor`` concatenated; backward sums the gradient over ranks, keeps this rank's rows."""
+
+    @staticmethod
+    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:
+        rank, world = distributed_world()
+        parts = [torch.empty_like(tensor) for _ in range(world)]
+        dist.all_gather(parts, tensor.contiguous())
+        ctx.rows = (rank * tensor.shape[0], (rank + 1) * tensor.shape[0])
+        return torch.cat(parts, dim=0)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad)  # every rank's loss reaches the rows this rank encoded
+        return grad[ctx.rows[0] : ctx.rows[1]]
+
+
+def encode_shared_rows(encode: Callable[[torch.Tensor], torch.Tensor], rows: torch.Tensor) -> torch.Tensor:
+    """``encode(rows)`` for rows every rank holds alike (the vocabulary), each rank encoding its share.
+
+    With one process it is ``encode(rows)``. Under DDP each rank encodes
+    ``ceil(N / world)`` rows and the shares are gathered; the backward pass
+    sums each share's gradient over the ranks, so after DDP's averaging the
+    update is the same as when every rank encodes all rows.
+    """
+    _, world = distributed_world()
+    n = rows.shape[0]
+    if world == 1 or n < world:
+        return encode(rows)
+    rank = dist.get_rank()
+    per = math.ceil(n / world)
+    padded = torch.cat([rows, rows[:1].expand(per * world - n, *rows.shape[1:])]) if per * world > n else rows
+    return _GatherSummingGradients.apply(encode(padded[rank * per : (rank + 1) * per]))[:n]
 
 
 def global_cil_loss(

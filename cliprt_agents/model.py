@@ -247,6 +247,20 @@ class CLIPRT(nn.Module):
             raise RuntimeError("this CLIP-RT model has no action decoder (variant is not 'plus')")
         return self.decoder(image_emb, prompt_emb)
 
+    def _batch_motions(
+        self, motion_tokens: torch.Tensor, vocabulary_tokens: torch.Tensor | None, vocab_emb: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Embeddings of a batch's motion rows: vocabulary rows taken from ``vocab_emb``, others encoded."""
+        if vocab_emb is None or vocabulary_tokens is None or vocabulary_tokens.shape[1:] != motion_tokens.shape[1:]:
+            return self.encode_text(motion_tokens)
+        match = (motion_tokens[:, None] == vocabulary_tokens[None]).flatten(2).all(-1)  # (motions, vocabulary)
+        known = match.any(dim=1)
+        emb = vocab_emb[match.to(torch.int8).argmax(dim=1)]
+        if not bool(known.all()):  # paraphrased supervision: texts outside the vocabulary
+            emb = emb.clone()
+            emb[~known] = self.encode_text(motion_tokens[~known]).to(emb.dtype)
+        return emb
+
     # -- training forward ----------------------------------------------------
     def forward(
         self,
@@ -261,22 +275,22 @@ class CLIPRT(nn.Module):
 
         Prompts, motion texts and (for the whole-vocabulary loss) every
         motion of the vocabulary go through the text tower as distinct token
-        rows; ``*_index`` maps each sample to its row.
+        rows; ``*_index`` maps each sample to its row. The vocabulary's rows
+        are shared out among DDP ranks (each encodes its share), and a batch
+        motion text that is a vocabulary row takes that row's embedding.
         """
         image_emb = self.encode_image(images)
-        n_prompts = prompt_tokens.shape[0]
-        # prompts (long) and motion texts (short) in two passes, each cut to its own longest row
-        motions = [t for t in (motion_tokens, vocabulary_tokens) if t is not None]
-        text_emb = self.encode_text(prompt_tokens)
-        if motions:
-            text_emb = torch.cat([text_emb, self.encode_text(torch.cat(motions))])
-        prompt_emb = text_emb[:n_prompts][prompt_index]
+        prompt_emb = self.encode_text(prompt_tokens)[prompt_index]
         out = {"context": self.context(image_emb, prompt_emb), "logit_scale": self.logit_scale()}
-        n_motion = 0 if motion_tokens is None else motion_tokens.shape[0]
-        if motion_tokens is not None and motion_index is not None:
-            out["motion"] = F.normalize(text_emb[n_prompts : n_prompts + n_motion], dim=-1)[motion_index]
+        vocab_emb = None
         if vocabulary_tokens is not None:
-            out["vocabulary"] = F.normalize(text_emb[n_prompts + n_motion :], dim=-1)
+            from cliprt_agents.losses import encode_shared_rows
+
+            vocab_emb = encode_shared_rows(self.encode_text, vocabulary_tokens)
+            out["vocabulary"] = F.normalize(vocab_emb, dim=-1)
+        if motion_tokens is not None and motion_index is not None:
+            motion_emb = self._batch_motions(motion_tokens, vocabulary_tokens, vocab_emb)
+            out["motion"] = F.normalize(motion_emb, dim=-1)[motion_index]
         if self.decoder is not None:
             out["chunk"] = self.decoder(image_emb, prompt_emb)
         return out

@@ -24,7 +24,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _setup(variant: str):
+def _setup(variant: str, with_vocabulary: bool = False):
     from cliprt_agents.data import collator_for
     from cliprt_agents.model import build_model
     from cliprt_agents.objective import freeze_unused
@@ -37,10 +37,10 @@ def _setup(variant: str):
     freeze_unused(model, contrastive=variant != "plus")  # as the trainer does
     data = SyntheticMotionDataset(GLOBAL_BATCH, seed=7, episode_length=3)
     items = [data[i] for i in range(GLOBAL_BATCH)]
-    return model, collator_for(model, vocab), items
+    return model, collator_for(model, vocab, with_vocabulary=with_vocabulary), items
 
 
-def _worker(rank: int, world: int, port: int, variant: str, out: str) -> None:
+def _worker(rank: int, world: int, port: int, variant: str, out: str, with_vocabulary: bool) -> None:
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
 
@@ -49,32 +49,40 @@ def _worker(rank: int, world: int, port: int, variant: str, out: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     try:
-        model, collate, items = _setup(variant)
+        model, collate, items = _setup(variant, with_vocabulary)
         share = GLOBAL_BATCH // world
         batch = collate(items[rank * share : (rank + 1) * share])
         ddp = DistributedDataParallel(model)
-        loss, _ = compute_loss(ddp, batch, variant, 0.0)
+        loss, parts = compute_loss(ddp, batch, variant, 0.0)
         (loss * world).backward()  # what the trainer does; DDP averages over ranks
         grads = {n: p.grad.flatten()[:64].tolist() for n, p in model.named_parameters() if n in CHECKED and p.grad is not None}
-        Path(out).with_suffix(f".{rank}.json").write_text(json.dumps({"loss": loss.item(), "grads": grads}))
+        result = {"loss": loss.item(), "grads": grads, "vocab_ce": parts.get("vocab_ce", 0.0)}
+        Path(out).with_suffix(f".{rank}.json").write_text(json.dumps(result))
     finally:
         dist.destroy_process_group()
 
 
-@pytest.mark.parametrize("variant", ["language", "plus"])
-def test_two_process_loss_and_gradients_equal_single_process(tmp_path, variant):
+@pytest.mark.parametrize(("variant", "with_vocabulary"), [("language", False), ("plus", False), ("language", True)])
+def test_two_process_loss_and_gradients_equal_single_process(tmp_path, variant, with_vocabulary):
+    """With the whole-vocabulary loss each rank encodes half the vocabulary: the gradients must not change."""
     import torch.multiprocessing as mp
 
     from cliprt_agents.objective import compute_loss
 
     out = str(tmp_path / "result")
-    mp.start_processes(_worker, args=(2, _free_port(), variant, out), nprocs=2, join=True, start_method="spawn")
-    model, collate, items = _setup(variant)
-    loss, _ = compute_loss(model, collate(items), variant, 0.0)
+    args = (2, _free_port(), variant, out, with_vocabulary)
+    mp.start_processes(_worker, args=args, nprocs=2, join=True, start_method="spawn")
+    model, collate, items = _setup(variant, with_vocabulary)
+    loss, parts = compute_loss(model, collate(items), variant, 0.0)
     loss.backward()
     ranks = [json.loads(Path(out).with_suffix(f".{r}.json").read_text()) for r in range(2)]
     for r in ranks:
-        assert r["loss"] == pytest.approx(loss.item(), rel=1e-5, abs=1e-6)
+        if with_vocabulary:  # each rank's cross-entropy is over its own samples (divided by the world size)
+            assert r["loss"] == pytest.approx(parts["cil"] + r["vocab_ce"], rel=1e-5, abs=1e-6)
+        else:
+            assert r["loss"] == pytest.approx(loss.item(), rel=1e-5, abs=1e-6)
+    if with_vocabulary:
+        assert sum(r["vocab_ce"] for r in ranks) == pytest.approx(parts["vocab_ce"], rel=1e-5)
     for name, p in model.named_parameters():
         if name in CHECKED and p.grad is not None:
             single = p.grad.flatten()[:64]

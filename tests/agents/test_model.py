@@ -39,6 +39,24 @@ def test_context_is_normalised_sum_and_logits_are_scaled_cosines(make_model, voc
     assert out["logit_scale"].item() == pytest.approx(1 / 0.07, rel=1e-4)  # CLIP's initial temperature
 
 
+def test_batch_motions_take_the_vocabulary_rows_and_encode_only_the_rest(make_model, vocabulary, toy_data):
+    model = make_model("language")
+    batch = collator_for(model, vocabulary, with_vocabulary=True)([toy_data[i] for i in range(8)])
+    motions = batch["motion_tokens"].clone()
+    motions[0] = model.tokenizer(["scoot the arm a bit to the left"])[0]  # paraphrased supervision
+    seen = []
+    encode = model.encode_text
+    model.encode_text = lambda tokens: seen.append(tokens.shape[0]) or encode(tokens)
+    names = ("images", "prompt_tokens", "prompt_index")
+    with torch.no_grad():
+        out = model(*(batch[k] for k in names), motions, batch["motion_index"], batch["vocabulary_tokens"])
+        mot = model.clip.encode_text(motions)[batch["motion_index"]]
+        voc = model.clip.encode_text(batch["vocabulary_tokens"])
+    assert seen == [batch["prompt_tokens"].shape[0], len(vocabulary), 1]  # only the paraphrase is encoded again
+    assert torch.allclose(out["motion"], F.normalize(mot, dim=-1), atol=1e-5)
+    assert torch.allclose(out["vocabulary"], F.normalize(voc, dim=-1), atol=1e-5)
+
+
 def test_action_token_variant_feeds_one_token_per_motion(make_model, vocabulary):
     model = make_model("action_tokens")
     rows = motion_token_rows(model, vocabulary)
