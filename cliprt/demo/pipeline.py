@@ -59,6 +59,9 @@ class DemoConfig:
     ppo_steps: int = 4096
     eval_episodes: int = 20
     num_envs: int = 2
+    # Benchmark episodes per task and agent that may be filmed while a success or failure video is missing
+    # (videos are for people; drawing them is a third of the benchmark's time at 10).
+    video_episodes: int = 3
     # How every learned agent (CLIP-RT and its variants, BC, PPO) picks a motion in the benchmark: "sample" draws
     # from softmax(logits / temperature) (cliprt_agents.selection; chosen with benchmarks/selection_temperature.py
     # on validation seeds), "greedy" takes the best.
@@ -207,6 +210,7 @@ def bench_config(config: DemoConfig, **overrides: Any) -> Any:
         "seeds": (EVAL_SEED,),
         "num_envs": config.num_envs,
         "workers": config.jobs,
+        "video_episodes": config.video_episodes,
         "image_size": config.image_size,
         "camera": config.camera,
         **overrides,
@@ -312,7 +316,8 @@ def check_resumable(config: DemoConfig) -> None:
 
     previous = json.loads(previous_file.read_text())
     defaults = asdict(DemoConfig(config.out))
-    differ = settings_differences(previous, asdict(config), ignore=("out", "ablations", "jobs"), defaults=defaults)
+    ignore = ("out", "ablations", "jobs", "video_episodes")  # neither changes a result
+    differ = settings_differences(previous, asdict(config), ignore=ignore, defaults=defaults)
     if differ:
         changes = ", ".join(f"{k}: {old!r} -> {new!r}" for k, old, new in differ)
         raise ValueError(
