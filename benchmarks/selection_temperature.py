@@ -14,6 +14,7 @@ The main job's temperature was chosen with it.
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=20, help="episodes per task and selection")
     parser.add_argument("--seed", type=int, default=VALIDATION_SEED)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=Path("/tmp/cliprt-selection-temperature"))
+    parser.add_argument("--out", type=Path, help="keep the benchmark folder here (default: a temporary one, deleted)")
     args = parser.parse_args()
 
     specs = [AgentSpec.parse(f"greedy:{args.kind}={args.agent}")]
@@ -52,7 +53,8 @@ def main() -> None:
         workers=args.workers,
     )
     start = time.perf_counter()
-    rows = run_benchmark(config, specs, args.out, progress=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = run_benchmark(config, specs, args.out or Path(tmp), progress=False)
     print(f"{len(rows)} episodes in {time.perf_counter() - start:.0f} s ({args.agent}, seed {args.seed})\n")
     print("| selection | " + " | ".join(sets) + " |")
     print("|---|" + "---|" * len(sets))

@@ -110,6 +110,11 @@ SMOKE: dict[str, dict[str, list[str]]] = {
         "--threads": ["1"],
     },
     "python -m benchmarks.train_speed": {"--steps": ["2"], "--batch-size": ["8"], "--samples": ["64"]},
+    "python -m benchmarks.selection_temperature --agent cliprt-ur5sim-v1": {
+        "--episodes": ["1"],
+        "--temperatures": ["0.3"],
+        "--workers": ["1"],
+    },
     "python -m benchmarks.text_tower_speed": {"--batch-size": ["8"], "--repeat": ["1"]},
     "cliprt run --policy cliprt-ur5sim-v1 --env CLIPRT-UR5Sim-Place-v0 --camera wrist --image-size 64 "
     "--out runs/place-corrected": {},

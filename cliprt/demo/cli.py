@@ -80,6 +80,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--fusion", choices=("sum", "product"), help=f"CLIP-RT context: the paper's sum or sum + product (default {d.fusion})"
     )
     p.add_argument("--model", help=f"CLIP-RT backbone with --init none (default {d.backbone})")
+    p.add_argument(
+        "--selection",
+        choices=("greedy", "sample"),
+        help=f"how learned agents pick a motion in the benchmark: the best one, or a draw from softmax(logits / "
+        f"--temperature) (default {d.selection})",
+    )
+    p.add_argument("--temperature", type=float, help=f"with --selection sample (default {d.temperature})")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        help=f"processes for independent stages and benchmark workers; results do not depend on it (default {d.jobs})",
+    )
     p.set_defaults(func=cmd_demo)
 
 
@@ -90,7 +102,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from cliprt.demo.pipeline import DemoConfig, run_demo, with_overrides
 
-    for name in ("demos", "episodes", "clip_steps", "ppo_steps"):
+    for name in ("demos", "episodes", "clip_steps", "ppo_steps", "jobs"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
@@ -112,6 +124,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         fusion=args.fusion,
         backbone=args.model,
         sta_labels=args.sta_labels,
+        selection=args.selection,
+        temperature=args.temperature,
+        jobs=args.jobs,
     )
     if args.init is not None:
         config = replace(config, init=None if args.init.strip().lower() == "none" else args.init)

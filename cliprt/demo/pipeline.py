@@ -73,6 +73,13 @@ class DemoConfig:
     ablations: bool = False
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        from cliprt_agents.selection import MotionSelection
+
+        MotionSelection(self.selection, self.temperature)  # a bad choice fails now, not after the training stages
+        if self.jobs < 1:
+            raise ValueError(f"jobs must be >= 1, got {self.jobs}")
+
     @classmethod
     def full(cls, out: Path) -> DemoConfig:
         """The larger protocol for machines with a GPU (more demonstrations, steps and episodes)."""

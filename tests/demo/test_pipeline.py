@@ -159,3 +159,15 @@ def test_fewshot_trains_the_three_learners_on_novel_tasks_only(tmp_path, tiny_ch
     assert made["tasks"] == ["Stamp"] and made["demos_per_task"] == 1
     with pytest.raises(ValueError, match="--init"):
         run_fewshot(replace(base, init=None), demos=(1,))
+
+
+def test_bad_selection_and_jobs_fail_before_any_stage(tmp_path, capsys):
+    from cliprt.cli import main
+
+    assert main(["demo", "--temperature", "0", "--out", str(tmp_path / "a")]) == 2
+    assert "temperature must be a number > 0" in capsys.readouterr().err
+    assert main(["demo", "--jobs", "0", "--out", str(tmp_path / "b")]) == 2
+    assert "--jobs must be >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    with pytest.raises(ValueError, match="selection must be one of"):
+        DemoConfig(tmp_path, selection="best")
