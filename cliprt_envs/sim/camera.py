@@ -75,7 +75,16 @@ def _new_renderer(model: mujoco.MjModel, height: int, width: int) -> Any:
             )
         return RemoteRenderer(model, height, width)
     _load_llvm_users_first()
-    renderer = mujoco.Renderer(model, height, width)
+    try:
+        renderer = mujoco.Renderer(model, height, width)
+    except mujoco.FatalError as exc:
+        if os.environ.get("MUJOCO_GL") or os.environ.get("DISPLAY") or not sys.platform.startswith("linux"):
+            raise
+        raise RuntimeError(
+            "MuJoCo found no display to render with (DISPLAY and MUJOCO_GL are unset); on a headless machine "
+            "set MUJOCO_GL=egl (a GPU or Mesa's EGL) or MUJOCO_GL=osmesa before starting Python; "
+            f"`cliprt doctor` tells which works here ({exc})"
+        ) from None
     _GL_OWNER_PID = os.getpid()
     if _EXIT_HOOK_PID != _GL_OWNER_PID:
         # After mujoco.Renderer, so after MuJoCo's own eglTerminate hook: ours runs first.

@@ -380,3 +380,16 @@ def test_env_checker_in_continuous_mode():
         check_env(env.unwrapped, skip_render_check=False)
     finally:
         env.close()
+
+
+def test_no_display_and_no_mujoco_gl_says_what_to_set(tmp_path):
+    """A headless user who forgot MUJOCO_GL reads what to set, not an OpenGL internals error."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("MUJOCO_GL", "DISPLAY", "PYOPENGL_PLATFORM")}
+    code = "import gymnasium as gym, cliprt_envs; gym.make('CLIPRT-UR5Sim-Pick-v0', image_size=32).reset(seed=0)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert done.returncode != 0
+    assert "set MUJOCO_GL=egl" in done.stderr and "cliprt doctor" in done.stderr
