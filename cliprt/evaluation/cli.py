@@ -213,6 +213,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if overrides["seeds"] is not None:
         overrides["seeds"] = tuple(overrides["seeds"])
     overrides = {k: v for k, v in overrides.items() if v is not None}
+    if overrides.get("robot_config") is not None:
+        overrides.setdefault("num_envs", 1)  # one real robot: one env, one process
     for key, value in overrides.items():  # name the flag, not the field, in errors
         check_setting(key, value, FLAGS[key])
     if args.suite:

@@ -70,6 +70,11 @@ class BenchConfig:
                 object.__setattr__(self, name, tuple(value))
         for f in fields(self):
             check_setting(f.name, getattr(self, f.name))
+        if self.robot_config is not None and (self.num_envs > 1 or self.workers > 1):
+            raise ValueError(
+                f"a robot config names one real robot, so its benchmark runs one env in one process; "
+                f"got num_envs={self.num_envs}, workers={self.workers} (use --num-envs 1 --workers 1)"
+            )
 
 
 def _whole(name: str, value: Any, minimum: int, meaning: str, maximum: int | None = None) -> None:

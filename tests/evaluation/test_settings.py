@@ -16,7 +16,10 @@ def test_robot_config_is_checked_and_reaches_every_env(tmp_path, monkeypatch):
         BenchConfig(env_ids=("CLIPRT-UR5Sim-Pick-v0",), robot_config=str(tmp_path / "missing.yaml"))
     robot = tmp_path / "robot.yaml"
     robot.write_text("host: 192.168.1.10\n")
-    config = BenchConfig(env_ids=("CLIPRT-UR5Sim-Pick-v0",), robot_config=str(robot))
+    for many in ({"num_envs": 2}, {"num_envs": 1, "workers": 2}):  # two envs would drive one arm
+        with pytest.raises(ValueError, match="one real robot"):
+            BenchConfig(env_ids=("CLIPRT-UR5Sim-Pick-v0",), robot_config=str(robot), **many)
+    config = BenchConfig(env_ids=("CLIPRT-UR5Sim-Pick-v0",), robot_config=str(robot), num_envs=1)
     seen = {}
     real_make = gym.make
 
@@ -28,3 +31,15 @@ def test_robot_config_is_checked_and_reaches_every_env(tmp_path, monkeypatch):
     env = scheduled_env._make_env("CLIPRT-UR5-v0", 0, 64, None, robot_config=config.robot_config)
     env.close()
     assert seen["config"] == str(robot)
+
+
+def test_bench_cli_runs_a_robot_as_one_env_and_refuses_workers(tmp_path, capsys):
+    from cliprt.cli import main
+
+    robot = tmp_path / "robot.yaml"
+    robot.write_text("host: 192.168.1.10\n")
+    argv = ["bench", "run", "--env", "CLIPRT-UR5Sim-Pick-v0", "--agent", "random", "--robot-config", str(robot)]
+    assert main([*argv, "--workers", "2", "--out", str(tmp_path / "a")]) == 2
+    assert "one real robot" in capsys.readouterr().err
+    assert main([*argv, "--num-envs", "2", "--out", str(tmp_path / "b")]) == 2
+    assert "use --num-envs 1 --workers 1" in capsys.readouterr().err
