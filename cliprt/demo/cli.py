@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cliprt.demo.pipeline import DemoConfig
 
 DESCRIPTION = (
     "The main job: teach the MuJoCo UR5 twin with language, end to end. It collects demonstrations per sim task, "
@@ -80,6 +84,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--fusion", choices=("sum", "product"), help=f"CLIP-RT context: the paper's sum or sum + product (default {d.fusion})"
     )
     p.add_argument("--model", help=f"CLIP-RT backbone with --init none (default {d.backbone})")
+    _add_bench_options(p, d)
+    p.set_defaults(func=cmd_demo)
+
+
+def _add_bench_options(p: argparse.ArgumentParser, d: DemoConfig) -> None:
+    """How learned agents choose motions in the benchmark, and how many processes the job uses."""
     p.add_argument(
         "--selection",
         choices=("greedy", "sample"),
@@ -92,7 +102,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         help=f"processes for independent stages and benchmark workers; results do not depend on it (default {d.jobs})",
     )
-    p.set_defaults(func=cmd_demo)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
