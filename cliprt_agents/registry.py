@@ -18,6 +18,8 @@ import importlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from cliprt_agents.selection import SELECTION_OPTIONS
+
 if TYPE_CHECKING:
     from cliprt_agents.protocols import Agent
     from cliprt_envs.motions import Vocabulary
@@ -66,9 +68,9 @@ AGENT_KINDS: dict[str, str] = {
 
 #: kind -> the ``?key=value`` options its factory reads (kinds not listed take none)
 AGENT_OPTIONS: dict[str, tuple[str, ...]] = {
-    "clip-rt": ("selection", "temperature"),
-    "bc": ("selection", "temperature"),
-    "ppo": ("selection",),
+    "clip-rt": SELECTION_OPTIONS,
+    "bc": SELECTION_OPTIONS,
+    "ppo": SELECTION_OPTIONS[:1],  # PPO draws from its own policy: no temperature
 }
 
 

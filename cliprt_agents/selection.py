@@ -21,6 +21,9 @@ import numpy as np
 
 SELECTIONS = ("greedy", "sample")
 
+#: The agent-spec options :func:`selection_from_options` reads (``selection`` alone for agents without logits).
+SELECTION_OPTIONS = ("selection", "temperature")
+
 
 @dataclass(frozen=True)
 class MotionSelection:

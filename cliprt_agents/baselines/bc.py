@@ -322,9 +322,7 @@ class BCAgent:
     @torch.no_grad()
     def scores(self, observation: dict[str, Any]) -> np.ndarray:
         """Per-motion probabilities ``softmax(logits)``: ``(N,)``, or ``(B, N)`` for a batch."""
-        logits = self.logits(observation)
-        probs = torch.from_numpy(logits).softmax(-1).numpy()
-        return probs
+        return torch.from_numpy(self.logits(observation)).softmax(-1).numpy()
 
     @torch.no_grad()
     def logits(self, observation: dict[str, Any]) -> np.ndarray:

@@ -162,9 +162,9 @@ class PPOAgent:
 
 def ppo_agent(spec: AgentSpec, vocabulary: Vocabulary, seed: int) -> PPOAgent:
     """Registry factory (``ppo=CHECKPOINT``; ``?selection=sample`` draws from the policy instead of its mode)."""
-    from cliprt_agents.selection import MotionSelection
+    from cliprt_agents.selection import selection_from_options
 
-    mode = MotionSelection(str(spec.options.get("selection", "greedy"))).mode
+    mode = selection_from_options(spec.options).mode
     agent = PPOAgent(spec.require_checkpoint(), deterministic=mode == "greedy")
     agent.model.set_random_seed(seed)
     return agent
