@@ -63,6 +63,14 @@ class ModelConfig:
     name when the image alone does not say which one is meant (the paper's
     failure case (a)); the product term lets the instruction re-weight image
     features. No new parameters either way.
+
+    ``proprio`` adds the arm's own state to the image side: the paper's policy
+    sees one camera image, from which a 64 px wrist view cannot tell how high
+    the tool is or how far the named object is, so the expert's next motion is
+    ambiguous from the image alone. A small MLP maps the env's 8-D ``proprio``
+    (tool position, orientation quaternion, gripper opening) into the image
+    embedding; its last layer starts at zero, so a checkpoint without it
+    continues unchanged until training moves it.
     """
 
     backbone: str = field(
@@ -103,6 +111,13 @@ class ModelConfig:
         },
     )
 
+    proprio: bool = field(
+        default=False,
+        metadata={
+            "help": "also read the arm's proprioception (the env's 'proprio': tool pose and gripper opening), "
+            "added to the image embedding by a small MLP"
+        },
+    )
     text_tower: str = field(
         default="own",
         metadata={
@@ -192,6 +207,10 @@ class TrainConfig:
             "choices": LOSSES,
         },
     )
+    image_shift: int = field(
+        default=0,
+        metadata={"help": "random-shift augmentation of training images, pixels each way (DrQ; 0: off)"},
+    )
     progress: bool = field(default=True, metadata={"help": "progress bars"})
 
     def __post_init__(self) -> None:
@@ -203,7 +222,7 @@ class TrainConfig:
             raise ValueError("batch_size must be >= 2 (the contrastive loss compares samples within a batch)")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
-        for name in ("warmup_steps", "num_workers", "contrastive_weight"):
+        for name in ("warmup_steps", "num_workers", "contrastive_weight", "image_shift"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
         for name, choices in (("precision", ("auto", "fp32", "bf16", "fp16")), ("loss", LOSSES)):

@@ -27,6 +27,22 @@ def coordinate_channels(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([x, ys, xs], dim=1)
 
 
+#: The widest final feature map that is flattened into the embedding (8 x 8 at 64 px).
+MAX_FINAL_SIDE = 8
+
+
+def stage_channels(image_size: int, channels: tuple[int, ...]) -> tuple[int, ...]:
+    """``channels``, with more stages of the last width until the final map is at most 8 px wide.
+
+    A larger image then costs more convolution but not a larger flattened
+    head (at 96 px: four stages, 6 x 6; at 64 px the three given stages, 8 x 8).
+    """
+    out = tuple(channels)
+    while image_size // 2 ** len(out) > MAX_FINAL_SIDE and image_size % 2 ** (len(out) + 1) == 0:
+        out += (out[-1],)
+    return out
+
+
 class ConvImageTower(nn.Module):
     """``(B, 3, S, S)`` normalised pixels -> ``(B, embed_dim)``; drop-in for an open_clip ``visual``."""
 
@@ -39,6 +55,7 @@ class ConvImageTower(nn.Module):
         preprocess_cfg: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        channels = stage_channels(image_size, channels)
         if image_size % (2 ** len(channels)):
             raise ValueError(f"image_size {image_size} must be divisible by {2 ** len(channels)}")
         self.image_size = (image_size, image_size)

@@ -11,6 +11,7 @@ A training dataset is any ``torch.utils.data.Dataset`` whose items are dicts:
 ``episode_index`` int
 ``action_chunk`` float32 ``(K, 8)``, this and the next K-1 actions (CLIP-RT+)
 ``chunk_mask``   bool ``(K,)``, False past the episode end (CLIP-RT+)
+``proprio``      float32 ``(8,)``, the arm's state (models with ``proprio``)
 ===============  ==========================================================
 
 The collate function does the image preprocessing and tokenisation, so it
@@ -173,6 +174,7 @@ class MotionBatchCollator:
     action_indices: tuple[int, ...] | None = None
     action_scale: torch.Tensor | None = None
     vocabulary_tokens: torch.Tensor | None = None  # every motion's token row (the whole-vocabulary loss)
+    proprio: bool = False  # batches carry each sample's proprioception (ModelConfig.proprio)
     token_rows: Any = field(default=None, compare=False, repr=False)  # texts -> token rows
 
     def __post_init__(self) -> None:
@@ -182,7 +184,7 @@ class MotionBatchCollator:
     def __call__(self, items: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
         if not items:
             raise ValueError("empty batch")
-        needed = REQUIRED_KEYS + (CHUNK_KEYS if self.chunk_size is not None else ())
+        needed = REQUIRED_KEYS + (CHUNK_KEYS if self.chunk_size is not None else ()) + (("proprio",) if self.proprio else ())
         missing = [k for k in needed if k not in items[0]]
         if missing:
             raise KeyError(f"training samples lack {missing}; a sample needs {list(needed)}")
@@ -211,6 +213,8 @@ class MotionBatchCollator:
         }
         if self.vocabulary_tokens is not None:
             batch["vocabulary_tokens"] = self.vocabulary_tokens
+        if self.proprio:
+            batch["proprio"] = torch.from_numpy(np.stack([np.asarray(it["proprio"], dtype=np.float32) for it in items]))
         if self.chunk_size is not None:
             chunk = np.stack([np.asarray(it["action_chunk"], dtype=np.float32) for it in items])
             mask = np.stack([np.asarray(it["chunk_mask"], dtype=bool) for it in items])
@@ -248,6 +252,7 @@ def collator_for(
         action_indices=cfg.action_indices if plus else None,
         action_scale=model.action_scale.detach().cpu().clone() if plus else None,
         vocabulary_tokens=motion_token_rows(model, vocabulary) if with_vocabulary else None,
+        proprio=cfg.proprio,
     )
 
 

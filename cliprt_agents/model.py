@@ -60,6 +60,35 @@ class MLPResNet(nn.Module):
         return self.fc_out(self.norm_out(x))
 
 
+#: The length of an observation's ``proprio`` (tool position, quaternion, gripper opening).
+PROPRIO_DIM = 8
+#: What a proprio input is multiplied by first: positions in decimetres, the rest as they are.
+PROPRIO_INPUT_SCALE = (10.0, 10.0, 10.0, 1.0, 1.0, 1.0, 1.0, 1.0)
+
+
+class ProprioEncoder(nn.Module):
+    """``(B, 8)`` proprioception -> ``(B, embed_dim)``, added to the image embedding.
+
+    Positions are read in decimetres (1 cm is 0.1), so the centimetre moves
+    of the vocabulary are visible at the first layer's scale. The last layer
+    starts at zero: a model gains the input without its outputs changing until
+    training moves that layer.
+    """
+
+    def __init__(self, embed_dim: int, hidden: int = 128) -> None:
+        super().__init__()
+        self.register_buffer("input_scale", torch.tensor(PROPRIO_INPUT_SCALE), persistent=False)
+        self.net = nn.Sequential(nn.Linear(PROPRIO_DIM, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+        self.out = nn.Linear(hidden, embed_dim)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, proprio: torch.Tensor) -> torch.Tensor:
+        if proprio.ndim != 2 or proprio.shape[1] != PROPRIO_DIM:
+            raise ValueError(f"proprio must be (B, {PROPRIO_DIM}), got {tuple(proprio.shape)}")
+        return self.out(self.net(proprio.to(self.out.weight.dtype) * self.input_scale.to(self.out.weight.dtype)))
+
+
 @dataclass(frozen=True)
 class TextTowerShape:
     width: int
@@ -193,6 +222,7 @@ class CLIPRT(nn.Module):
         self.embed_dim = embed_dim
         self.action_token_ids = list(action_token_ids) if action_token_ids is not None else None
         self.decoder: ActionDecoder | None = None
+        self.proprio_encoder = ProprioEncoder(embed_dim) if config.proprio else None
         self.text_cache: Any = None  # a frozen sentence encoder's pooled features (sentence_tower.py)
         if config.text_tower != "own":
             from cliprt_agents.sentence_tower import PooledFeatureCache, freeze
@@ -218,6 +248,15 @@ class CLIPRT(nn.Module):
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
         return self.clip.encode_image(images)
+
+    def encode_observation(self, images: torch.Tensor, proprio: torch.Tensor | None = None) -> torch.Tensor:
+        """The image side of the context: the image embedding, plus the proprioception's for a ``proprio`` model."""
+        image_emb = self.encode_image(images)
+        if self.proprio_encoder is None:
+            return image_emb
+        if proprio is None:
+            raise ValueError("this CLIP-RT model reads proprioception: pass the observation's 'proprio' (B, 8)")
+        return image_emb + self.proprio_encoder(proprio.to(image_emb.device)).to(image_emb.dtype)
 
     def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
         """Text embeddings; token rows are cut after their longest text first where that is exact.
@@ -270,6 +309,7 @@ class CLIPRT(nn.Module):
         motion_tokens: torch.Tensor | None = None,
         motion_index: torch.Tensor | None = None,
         vocabulary_tokens: torch.Tensor | None = None,
+        proprio: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Everything the losses need, in one call (so DDP sees one forward).
 
@@ -279,7 +319,7 @@ class CLIPRT(nn.Module):
         are shared out among DDP ranks (each encodes its share), and a batch
         motion text that is a vocabulary row takes that row's embedding.
         """
-        image_emb = self.encode_image(images)
+        image_emb = self.encode_observation(images, proprio)
         prompt_emb = self.encode_text(prompt_tokens)[prompt_index]
         out = {"context": self.context(image_emb, prompt_emb), "logit_scale": self.logit_scale()}
         vocab_emb = None

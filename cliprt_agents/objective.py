@@ -46,6 +46,7 @@ def compute_loss(
         batch["motion_tokens"] if use_cil else None,
         batch["motion_index"] if use_cil else None,
         vocab_tokens,
+        proprio=batch.get("proprio"),
     )
     parts: dict[str, float] = {}
     loss = out["context"].sum() * 0.0
@@ -86,7 +87,12 @@ def evaluate(
         batch = to_device(batch, device)
         with autocast(device, dtype):
             out = model(
-                batch["images"], batch["prompt_tokens"], batch["prompt_index"], batch["motion_tokens"], batch["motion_index"]
+                batch["images"],
+                batch["prompt_tokens"],
+                batch["prompt_index"],
+                batch["motion_tokens"],
+                batch["motion_index"],
+                proprio=batch.get("proprio"),
             )
         ids = batch["motion_ids"]
         if motion_emb is not None:

@@ -92,6 +92,16 @@ def _batch_observation(observation: dict[str, Any]) -> tuple[np.ndarray | torch.
     return images, instructions, single
 
 
+def _batch_proprio(observation: dict[str, Any], batch: int, device: torch.device) -> torch.Tensor:
+    """The observation's ``proprio`` as a ``(B, 8)`` float tensor (a model with ``proprio`` needs it)."""
+    if "proprio" not in observation:
+        raise ValueError("this CLIP-RT model reads proprioception: the observation needs 'proprio' (as LanguageMotionEnv gives)")
+    proprio = torch.as_tensor(np.asarray(observation["proprio"], dtype=np.float32)).reshape(-1, 8)
+    if proprio.shape[0] != batch:
+        raise ValueError(f"{batch} images but {proprio.shape[0]} proprio rows")
+    return proprio.to(device)
+
+
 class CLIPRTPolicy:
     """An :class:`~cliprt_agents.protocols.Agent` that picks language motions with a CLIP-RT model.
 
@@ -211,8 +221,9 @@ class CLIPRTPolicy:
         images, instructions, single = _batch_observation(observation)
         prompt = self._prompt_embeddings(instructions)
         pixels = preprocess_images(images, self.model.preprocess, device=self.device)
+        proprio = _batch_proprio(observation, len(instructions), self.device) if self.model.config.proprio else None
         with self._autocast():
-            image = self.model.encode_image(pixels).float()
+            image = self.model.encode_observation(pixels, proprio).float()
         return image, prompt, instructions, single
 
     @torch.inference_mode()

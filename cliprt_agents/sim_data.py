@@ -113,6 +113,7 @@ def _expert_episode(
             {
                 "image": obs["image"],
                 "instruction": obs["instruction"],
+                "proprio": np.asarray(obs["proprio"], dtype=np.float32),
                 "supervision": text,
                 "motion_id": int(motion),
                 "action": vocabulary.delta(motion).astype(np.float32),

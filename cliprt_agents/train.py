@@ -51,6 +51,7 @@ from cliprt_agents.distributed import (
     keep_freed_memory,
     wrap_ddp,
 )
+from cliprt_agents.image_shift import random_shift
 from cliprt_agents.model import CLIPRT, MAX_LOGIT_SCALE, build_model
 from cliprt_agents.objective import compute_loss, evaluate, freeze_unused, uses_contrastive
 from cliprt_agents.optim import amp_dtype, autocast, lr_at, make_optimizer, to_device
@@ -249,6 +250,8 @@ class Trainer:
         for group in run.optimizer.param_groups:
             group["lr"] = lr
         batch = to_device(batch, run.ctx.device)
+        if cfg.image_shift:  # the global torch RNG: a resumed run restores it with the checkpoint
+            batch["images"] = random_shift(batch["images"], cfg.image_shift).to(batch["images"].dtype)
         with autocast(run.ctx.device, run.dtype):
             loss, parts = compute_loss(run.train_model, batch, self.model_config.variant, cfg.contrastive_weight)
         run.scaler.scale(loss * run.ctx.world_size).backward()
@@ -340,7 +343,7 @@ class Trainer:
     def _check_resumable(self, ckpt: Path) -> None:
         saved = read_config(ckpt)
         mine = self.model_config.to_dict()
-        theirs = dict(saved["model"])
+        theirs = ModelConfig.from_dict(saved["model"]).to_dict()  # keys added since it was saved take their defaults
         # The open_clip weights only seed a fresh run; a resumed run takes them from the checkpoint.
         diff = sorted(k for k in mine if k != "pretrained" and mine.get(k) != theirs.get(k))
         if diff:
@@ -355,7 +358,9 @@ class Trainer:
     def _init_weights(self, model: CLIPRT) -> None:
         source, _ = load_model(self.init_from, vocabulary=self.vocabulary, allow_new_vocabulary=True)
         missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
-        if unexpected or [k for k in missing if not k.startswith("decoder.") and k != "action_scale"]:
+        # New parts start fresh: CLIP-RT+'s decoder, and the proprioception encoder (zero output at start)
+        fresh = ("decoder.", "action_scale", "proprio_encoder.")
+        if unexpected or [k for k in missing if not k.startswith(fresh)]:
             raise CheckpointError(
                 f"--init-from {self.init_from}: its architecture differs from --model {self.model_config.backbone}"
             )

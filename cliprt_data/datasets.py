@@ -60,6 +60,7 @@ class _Source:
     instructions: list[str]
     episode_of_row: np.ndarray  # (M,) int64, global episode index
     chunk_stop: np.ndarray  # (M,) int64: first row >= r that ends a chunk (episode end or deviation)
+    proprio: np.ndarray | None  # (M, 8) float32, where the dataset recorded the arm's state
 
 
 class LanguageMotionDataset(Dataset):
@@ -199,6 +200,8 @@ class LanguageMotionDataset(Dataset):
             "action": src.actions[row].copy(),
             "episode_index": int(src.episode_of_row[row]),
         }
+        if src.proprio is not None:
+            item["proprio"] = src.proprio[row].copy()
         if self.chunk_size is not None:
             k = self.chunk_size
             n = int(min(k, src.chunk_stop[row] - row))
@@ -290,6 +293,7 @@ def _load_source(info: DatasetInfo, offset: int, cache_dir: Path | None, progres
     instruction_of_row = np.zeros(m, np.int64)
     episode_of_row = np.zeros(m, np.int64)
     chunk_stop = np.zeros(m, np.int64)
+    proprio: np.ndarray | None = np.zeros((m, 8), np.float32)
     row = 0
     with DatasetReader(info.path, deep_check=False) as reader:
         for index in tqdm(range(info.total_episodes), desc=f"load {info.path.name}", unit="ep", disable=not progress):
@@ -299,6 +303,7 @@ def _load_source(info: DatasetInfo, offset: int, cache_dir: Path | None, progres
                 store.put(row, ep.observations["image"][:n], f"episode {index} of {info.path}")
             sl = slice(row, row + n)
             actions[sl] = ep.low_level_actions
+            proprio = _put_proprio(proprio, sl, ep.observations)
             motion_ids[sl] = ep.motion_ids
             labelled[sl] = ep.labelled
             if "demonstrated" in ep.infos:
@@ -324,7 +329,17 @@ def _load_source(info: DatasetInfo, offset: int, cache_dir: Path | None, progres
         instructions,
         episode_of_row,
         chunk_stop,
+        proprio,
     )
+
+
+def _put_proprio(proprio: np.ndarray | None, rows: slice, observations: dict[str, Any]) -> np.ndarray | None:
+    """Copy an episode's proprioception into ``rows``; None from the first episode that lacks it."""
+    values = observations.get("proprio") if proprio is not None else None
+    if values is None or np.shape(values)[-1:] != (8,):
+        return None
+    proprio[rows] = np.asarray(values, dtype=np.float32)[: rows.stop - rows.start]
+    return proprio
 
 
 def load_training_dataset(path: str | Path | Sequence[str | Path], **kwargs: Any) -> LanguageMotionDataset:

@@ -67,14 +67,20 @@ def train_clip_rt(
 
 
 def train_bc_baseline(config: DemoConfig, name: str = "bc", init_from: str | None = None) -> dict:
-    """Behaviour cloning on CLIP-RT's data: a CNN from scratch, or from the pretrained checkpoint's image tower."""
+    """Behaviour cloning on CLIP-RT's data: a CNN from scratch, or from the pretrained checkpoint's image tower.
+
+    BC reads the arm's proprioception when CLIP-RT does, so both see the same inputs.
+    """
     from cliprt_agents.baselines.bc import BCConfig, train_bc
     from cliprt_envs.motions import default_vocabulary
 
     dataset = training_dataset(config, augmented=True)
-    bc_config = BCConfig(image_size=config.image_size, epochs=config.bc_epochs, seed=config.seed, init_from=init_from)
+    proprio = clip_model_config(config, "language").proprio
+    bc_config = BCConfig(
+        image_size=config.image_size, epochs=config.bc_epochs, seed=config.seed, init_from=init_from, proprio=proprio
+    )
     metrics = train_bc(dataset, default_vocabulary(), bc_config, config.out / "models" / name)
-    return {"samples": len(dataset), "init": init_from, "best_val_accuracy": metrics["best"]}
+    return {"samples": len(dataset), "init": init_from, "proprio": proprio, "best_val_accuracy": metrics["best"]}
 
 
 def train_ppo_baseline(config: DemoConfig) -> dict:

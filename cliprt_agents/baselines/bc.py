@@ -34,6 +34,7 @@ from cliprt_agents.baselines.configs import BCConfig
 from cliprt_agents.baselines.features import instruction_matrix, resize_images
 from cliprt_agents.checkpoint import write_json_atomic
 from cliprt_agents.devices import resolve_device
+from cliprt_agents.image_shift import random_shift
 from cliprt_agents.preprocess import PreprocessSpec, preprocess_images
 from cliprt_agents.selection import MotionSelection
 from cliprt_envs.motions import Vocabulary
@@ -43,6 +44,28 @@ if TYPE_CHECKING:
 
 CONFIG_FILE = "bc_config.json"
 WEIGHTS_FILE = "bc_model.safetensors"
+
+
+def condition_dim(config: BCConfig) -> int:
+    """The length of what conditions the image features: instruction features, then proprioception if read."""
+    from cliprt_agents.model import PROPRIO_DIM
+
+    return config.text_dim + (PROPRIO_DIM if config.proprio else 0)
+
+
+def condition_matrix(texts: Sequence[str], proprio: Any, config: BCConfig) -> np.ndarray:
+    """``(N, condition_dim)``: hashed instruction features, then the scaled proprioception (``config.proprio``)."""
+    from cliprt_agents.model import PROPRIO_DIM, PROPRIO_INPUT_SCALE
+
+    text = instruction_matrix(texts, config.text_dim)
+    if not config.proprio:
+        return text
+    if proprio is None:
+        raise ValueError("this BC model reads proprioception: every sample and observation needs 'proprio'")
+    rows = np.asarray(proprio, dtype=np.float32).reshape(-1, PROPRIO_DIM)
+    if rows.shape[0] != text.shape[0]:
+        raise ValueError(f"{text.shape[0]} instructions but {rows.shape[0]} proprio rows")
+    return np.concatenate([text, rows * np.asarray(PROPRIO_INPUT_SCALE, np.float32)], axis=1)
 
 
 class BCNet(nn.Module):
@@ -55,7 +78,7 @@ class BCNet(nn.Module):
             c_in = c
         self.conv = nn.Sequential(*layers)
         self.head = nn.Sequential(
-            nn.Linear(c_in * 4 + config.text_dim, config.hidden),
+            nn.Linear(c_in * 4 + condition_dim(config), config.hidden),
             nn.ReLU(inplace=True),
             nn.Linear(config.hidden, n_motions),
         )
@@ -83,7 +106,7 @@ class BCTowerNet(nn.Module):
             self.visual.requires_grad_(False)
         self.norm = nn.LayerNorm(embed_dim)
         self.head = nn.Sequential(
-            nn.Linear(embed_dim + config.text_dim, config.hidden),
+            nn.Linear(embed_dim + condition_dim(config), config.hidden),
             nn.ReLU(inplace=True),
             nn.Linear(config.hidden, n_motions),
         )
@@ -139,39 +162,32 @@ def tower_net(config: BCConfig, n_motions: int) -> tuple[BCTowerNet, PreprocessS
     return BCTowerNet(visual, info["embed_dim"], config, n_motions), spec, info
 
 
-def _random_shift(images: torch.Tensor, pad: int, generator: torch.Generator) -> torch.Tensor:
-    """Pad by replication and crop back at a random offset per image (DrQ-style)."""
-    if pad <= 0:
-        return images
-    n, c, h, w = images.shape
-    padded = F.pad(images.float(), (pad, pad, pad, pad), mode="replicate")
-    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
-    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
-    rows = (dy[:, None] + torch.arange(h))[:, None, :, None]
-    cols = (dx[:, None] + torch.arange(w))[:, None, None, :]
-    return padded[torch.arange(n)[:, None, None, None], torch.arange(c)[None, :, None, None], rows, cols]
-
-
-def _labelled(dataset, image: Callable[[np.ndarray], np.ndarray]) -> tuple[list, list, np.ndarray, np.ndarray]:
-    """Decode the whole dataset once: ``image(item image)`` list, instructions, labels, episodes."""
-    images, texts, labels, episodes = [], [], [], []
+def _labelled(
+    dataset, image: Callable[[np.ndarray], np.ndarray], config: BCConfig
+) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
+    """Decode the whole dataset once: ``image(item image)`` list, conditions (N, D), labels, episodes."""
+    images, texts, proprio, labels, episodes = [], [], [], [], []
     for i in range(len(dataset)):
         item = dataset[i]
         if int(item["motion_id"]) < 0:
             continue  # samples without a motion label cannot supervise a classifier
+        if config.proprio and "proprio" not in item:
+            raise ValueError(f"BC with proprio: sample {i} has no 'proprio' (record it, or train without --proprio)")
         images.append(image(np.asarray(item["image"])))
         texts.append(item["instruction"])
+        proprio.append(item.get("proprio"))
         labels.append(int(item["motion_id"]))
         episodes.append(int(item["episode_index"]))
     if not images:
         raise ValueError("the dataset has no labelled samples to clone")
-    return images, texts, np.array(labels), np.array(episodes)
+    conditions = condition_matrix(texts, np.stack(proprio) if config.proprio else None, config)
+    return images, conditions, np.array(labels), np.array(episodes)
 
 
 def _arrays(dataset, config: BCConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Decode the whole dataset once: images (N,3,S,S) uint8, text (N,D), labels, episodes."""
-    images, texts, labels, episodes = _labelled(dataset, lambda im: resize_images(im, config.image_size))
-    return np.stack(images).transpose(0, 3, 1, 2).copy(), instruction_matrix(texts, config.text_dim), labels, episodes
+    """Decode the whole dataset once: images (N,3,S,S) uint8, conditions (N,D), labels, episodes."""
+    images, conditions, labels, episodes = _labelled(dataset, lambda im: resize_images(im, config.image_size), config)
+    return np.stack(images).transpose(0, 3, 1, 2).copy(), conditions, labels, episodes
 
 
 #: ``(model, batch of sample indices -> model images, text (N,D), labels, episodes, tower info or None)``
@@ -185,7 +201,7 @@ def _setup(dataset, vocabulary: Vocabulary, config: BCConfig) -> _Setup:
         images_t = torch.from_numpy(images)
         return BCNet(config, len(vocabulary)), lambda idx: images_t[idx], torch.from_numpy(text), labels, episodes, None
     model, spec, info = tower_net(config, len(vocabulary))  # first: a bad checkpoint fails before the data is read
-    images, texts, labels, episodes = _labelled(dataset, lambda im: im)
+    images, conditions, labels, episodes = _labelled(dataset, lambda im: im, config)
     shapes = {im.shape for im in images}
     if len(shapes) > 1:
         raise ValueError(f"BC on an image tower needs images of one shape; the dataset has {sorted(shapes)}")
@@ -194,7 +210,7 @@ def _setup(dataset, vocabulary: Vocabulary, config: BCConfig) -> _Setup:
     def inputs(idx: torch.Tensor) -> torch.Tensor:
         return preprocess_images(raw[idx], spec)
 
-    return model, inputs, torch.from_numpy(instruction_matrix(texts, config.text_dim)), labels, episodes, info
+    return model, inputs, torch.from_numpy(conditions), labels, episodes, info
 
 
 def _optimiser(model: nn.Module, config: BCConfig, total_steps: int) -> tuple[torch.optim.Optimizer, Any]:
@@ -239,7 +255,7 @@ def train_bc(dataset, vocabulary: Vocabulary, config: BCConfig, out: str | Path,
         total = 0.0
         for b in range(steps_per_epoch):
             idx = torch.from_numpy(order[b * config.batch_size : (b + 1) * config.batch_size])
-            x = _random_shift(inputs(idx), config.shift, gen)
+            x = random_shift(inputs(idx), config.shift, gen)
             loss = F.cross_entropy(model(x, text_t[idx]), labels_t[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -334,7 +350,7 @@ class BCAgent:
         else:
             images = resize_images(image[None] if single else image, self.config.image_size)
             x = torch.from_numpy(images.transpose(0, 3, 1, 2).copy()).to(self.device)
-        t = torch.from_numpy(instruction_matrix(texts, self.config.text_dim)).to(self.device)
+        t = torch.from_numpy(condition_matrix(texts, observation.get("proprio"), self.config)).to(self.device)
         logits = self.model(x, t).float().cpu().numpy()
         return logits[0] if single else logits
 

@@ -37,6 +37,10 @@ class BCConfig:
             "whose image tower BC starts from, with its preprocessing, instead of the CNN (default: the CNN from scratch)"
         },
     )
+    proprio: bool = field(
+        default=False,
+        metadata={"help": "also read the arm's proprioception (the env's 'proprio'), beside the instruction features"},
+    )
     tower_lr_scale: float = field(
         default=0.1, metadata={"help": "with --init-from: the tower's learning rate as a fraction of --lr (0: frozen tower)"}
     )

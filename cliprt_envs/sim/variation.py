@@ -2,8 +2,11 @@
 
 ``SceneVariation`` says how far each visual property may move from the
 scene as built: the table's and the room's colours, the light, the pose of
-every camera (fixed and wrist), and the shade of every object (its hue
-family kept, so "the red cube" is still red). Nothing that the physics or
+every camera, and the shade of every object (its hue family kept, so "the
+red cube" is still red). A fixed camera moves by centimetres; the wrist
+camera, bolted to the tool, only by millimetres on its mount: where the
+gripper is relative to what the wrist view shows is what a policy must
+judge to within the expert's 6 mm, and a real wrist mount does not move. Nothing that the physics or
 the task's success depends on changes. It is applied by the backend at the
 start of every reset (``SimConfig(variation=SceneVariation())``), drawing
 from the reset's random stream, so a seeded reset is reproducible.
@@ -28,8 +31,10 @@ class SceneVariation:
     object_shade: float = 0.12  # object RGB scaled by 1 +- this (one factor per object: the hue stays)
     light: float = 0.35  # light and headlight intensity scaled by 1 +- this
     light_shift: float = 0.4  # metres the light moves in x and y
-    camera_shift: float = 0.03  # metres each camera moves along each axis
-    camera_turn: float = 4.0  # degrees each camera turns about a random axis
+    camera_shift: float = 0.03  # metres each fixed camera moves along each axis
+    camera_turn: float = 4.0  # degrees each fixed camera turns about a random axis
+    mount_shift: float = 0.005  # metres a camera carried by the arm (the wrist camera) moves on its mount
+    mount_turn: float = 1.0  # degrees a camera carried by the arm turns on its mount
 
     def __post_init__(self) -> None:
         for name, limit in _LIMITS.items():
@@ -38,7 +43,16 @@ class SceneVariation:
                 raise ValueError(f"SceneVariation.{name} must be in [0, {limit}); got {value!r}")
 
 
-_LIMITS = {"material_tint": 1.0, "object_shade": 1.0, "light": 1.0, "light_shift": 5.0, "camera_shift": 0.5, "camera_turn": 90.0}
+_LIMITS = {
+    "material_tint": 1.0,
+    "object_shade": 1.0,
+    "light": 1.0,
+    "light_shift": 5.0,
+    "camera_shift": 0.5,
+    "camera_turn": 90.0,
+    "mount_shift": 0.5,
+    "mount_turn": 90.0,
+}
 
 
 class SceneVariator:
@@ -50,6 +64,8 @@ class SceneVariator:
         self._materials = np.array([mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_MATERIAL, n) for n in TINTED_MATERIALS])
         self._materials = self._materials[self._materials >= 0]
         self._objects = np.asarray(object_geoms, dtype=int)
+        #: cameras on a moving body (the wrist camera): bolted to the tool, they move far less than a tripod
+        self._on_arm = np.asarray(model.cam_bodyid != 0, dtype=bool)
         self._base = {
             "mat_rgba": model.mat_rgba.copy(),
             "geom_rgba": model.geom_rgba.copy(),
@@ -76,9 +92,11 @@ class SceneVariator:
         m.vis.headlight.diffuse[:] = np.clip(base["headlight"] * (1.0 + rng.uniform(-v.light, v.light)), 0.0, 1.0)
         m.light_pos[:] = base["light_pos"]
         m.light_pos[:, :2] += rng.uniform(-v.light_shift, v.light_shift, (m.nlight, 2))
-        m.cam_pos[:] = base["cam_pos"] + rng.uniform(-v.camera_shift, v.camera_shift, base["cam_pos"].shape)
+        shift = np.where(self._on_arm, v.mount_shift, v.camera_shift)[:, None]
+        m.cam_pos[:] = base["cam_pos"] + rng.uniform(-1.0, 1.0, base["cam_pos"].shape) * shift
         for i in range(m.ncam):
-            m.cam_quat[i] = _turned(base["cam_quat"][i], rng, np.radians(v.camera_turn))
+            turn = v.mount_turn if self._on_arm[i] else v.camera_turn
+            m.cam_quat[i] = _turned(base["cam_quat"][i], rng, np.radians(turn))
 
 
 def _turned(quat: np.ndarray, rng: np.random.Generator, max_angle: float) -> np.ndarray:

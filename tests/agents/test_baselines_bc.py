@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from cliprt_agents.baselines.bc import BCAgent, BCConfig, _random_shift, train_bc
+from cliprt_agents.baselines.bc import BCAgent, BCConfig, train_bc
+from cliprt_agents.image_shift import random_shift
 from cliprt_agents.synthetic import SyntheticMotionDataset
 from cliprt_envs.motions import Vocabulary, default_vocabulary
 
@@ -12,9 +13,9 @@ def test_random_shift_keeps_shape_and_content():
     import torch
 
     x = torch.arange(2 * 3 * 8 * 8, dtype=torch.uint8).reshape(2, 3, 8, 8)
-    y = _random_shift(x, 2, torch.Generator().manual_seed(0))
+    y = random_shift(x, 2, torch.Generator().manual_seed(0))
     assert y.shape == x.shape
-    assert _random_shift(x, 0, torch.Generator()) is x
+    assert random_shift(x, 0, torch.Generator()) is x
 
 
 def test_bc_learns_a_task_that_needs_image_and_instruction(tmp_path):

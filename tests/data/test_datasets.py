@@ -13,7 +13,7 @@ from cliprt_data.storage import DatasetReader, check_dataset
 from cliprt_envs.motions import default_vocabulary
 
 V = default_vocabulary()
-KEYS = {"image", "instruction", "supervision", "motion_id", "action", "episode_index"}
+KEYS = {"image", "instruction", "supervision", "motion_id", "action", "episode_index", "proprio"}
 
 
 def test_item_contract(pick_demos):
@@ -31,6 +31,7 @@ def test_item_contract(pick_demos):
     np.testing.assert_array_equal(item["image"], ep.observations["image"][0])
     assert item["supervision"] == ep.supervision[0] and item["instruction"] == ep.instruction
     np.testing.assert_array_equal(item["action"], V.delta(item["motion_id"]).astype(np.float32))
+    np.testing.assert_array_equal(item["proprio"], ep.observations["proprio"][0])  # the arm's state at that image
     assert ds[-1]["episode_index"] == info.total_episodes - 1
     with pytest.raises(IndexError):
         ds[len(ds)]
