@@ -1,6 +1,6 @@
 """Per-step latency budget of the real-UR5 env (policy, camera, move), measured against the MuJoCo twin.
 
-    python -m benchmarks.ur5_latency [--agent clip-rt=cliprt-ur5sim-v1] [--steps 40] [--mode moveL servoL]
+    python -m benchmarks.ur5_latency [--agent clip-rt=cliprt-ur5sim-v2] [--steps 40] [--mode moveL servoL]
 
 A policy drives ``CLIPRT-UR5-v0`` through the real driver code on the twin's
 doubles. Per step it times the policy's ``act``, the backend's ``move``
@@ -148,7 +148,7 @@ def planned_by_motion(speed_scale: float = 1.0) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--agent", default="clip-rt=cliprt-ur5sim-v1", help="agent spec, as for `cliprt bench run`")
+    parser.add_argument("--agent", default="clip-rt=cliprt-ur5sim-v2", help="agent spec, as for `cliprt bench run`")
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--mode", nargs="+", default=["moveL", "servoL"], choices=["moveL", "servoL"])
     parser.add_argument("--image-size", type=int, default=224)

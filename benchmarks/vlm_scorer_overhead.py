@@ -1,6 +1,6 @@
 """What the VLM scorer adds to a policy step, apart from the model's own thinking time.
 
-Runs CLIP-RT (the shipped ``cliprt-ur5sim-v1``, wrist view, 64 px) on Pick for
+Runs CLIP-RT (the shipped ``cliprt-ur5sim-v2``, wrist view, 64 px) on Pick for
 --steps steps, choosing each motion with and without a
 :class:`~cliprt_agents.vlm_scorer.VLMScorer` whose endpoint is a local fake
 chat-completions server that answers at once (FastAPI + uvicorn in a thread).
@@ -63,7 +63,7 @@ def main() -> None:
     from cliprt_data.teleop.web.server import BackgroundServer
 
     env = gym.make("CLIPRT-UR5Sim-Pick-v0", image_size=64, camera="wrist")
-    policy = load_policy("cliprt-ur5sim-v1")
+    policy = load_policy("cliprt-ur5sim-v2")
     time_steps(policy, env, 5)  # warm up
     plain = time_steps(policy, env, args.steps)
     with BackgroundServer(instant_verdicts(), port=0) as server:

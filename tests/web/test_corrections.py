@@ -76,7 +76,7 @@ def test_clip_rt_is_corrected_through_its_own_correct_and_the_translator(tmp_pat
     pytest.importorskip("torch")
     from cliprt_agents.policy import load_policy
 
-    policy = load_policy("cliprt-ur5sim-v1")
+    policy = load_policy("cliprt-ur5sim-v2")
     env = gym.make(PICK, image_size=SMALL)
     obs, _ = env.reset(seed=0)
     policy.reset(obs["instruction"])

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.timeout(240)
 def shipped_policy():
     from cliprt_agents.policy import load_policy
 
-    return load_policy("cliprt-ur5sim-v1")
+    return load_policy("cliprt-ur5sim-v2")
 
 
 def step_kinds(driver) -> list[str]:
