@@ -66,6 +66,14 @@ PROPRIO_DIM = 8
 PROPRIO_INPUT_SCALE = (10.0, 10.0, 10.0, 1.0, 1.0, 1.0, 1.0, 1.0)
 
 
+def proprio_rows(values: Any, batch: int) -> np.ndarray:
+    """An observation's or batch's ``proprio`` as ``(batch, 8)`` float32 rows (one per image)."""
+    rows = np.asarray(values, dtype=np.float32).reshape(-1, PROPRIO_DIM)
+    if rows.shape[0] != batch:
+        raise ValueError(f"{batch} images but {rows.shape[0]} proprio rows")
+    return rows
+
+
 class ProprioEncoder(nn.Module):
     """``(B, 8)`` proprioception -> ``(B, embed_dim)``, added to the image embedding.
 

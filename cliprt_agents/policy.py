@@ -96,10 +96,9 @@ def _batch_proprio(observation: dict[str, Any], batch: int, device: torch.device
     """The observation's ``proprio`` as a ``(B, 8)`` float tensor (a model with ``proprio`` needs it)."""
     if "proprio" not in observation:
         raise ValueError("this CLIP-RT model reads proprioception: the observation needs 'proprio' (as LanguageMotionEnv gives)")
-    proprio = torch.as_tensor(np.asarray(observation["proprio"], dtype=np.float32)).reshape(-1, 8)
-    if proprio.shape[0] != batch:
-        raise ValueError(f"{batch} images but {proprio.shape[0]} proprio rows")
-    return proprio.to(device)
+    from cliprt_agents.model import proprio_rows
+
+    return torch.from_numpy(proprio_rows(observation["proprio"], batch)).to(device)
 
 
 class CLIPRTPolicy:

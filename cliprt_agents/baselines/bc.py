@@ -55,16 +55,14 @@ def condition_dim(config: BCConfig) -> int:
 
 def condition_matrix(texts: Sequence[str], proprio: Any, config: BCConfig) -> np.ndarray:
     """``(N, condition_dim)``: hashed instruction features, then the scaled proprioception (``config.proprio``)."""
-    from cliprt_agents.model import PROPRIO_DIM, PROPRIO_INPUT_SCALE
+    from cliprt_agents.model import PROPRIO_INPUT_SCALE, proprio_rows
 
     text = instruction_matrix(texts, config.text_dim)
     if not config.proprio:
         return text
     if proprio is None:
         raise ValueError("this BC model reads proprioception: every sample and observation needs 'proprio'")
-    rows = np.asarray(proprio, dtype=np.float32).reshape(-1, PROPRIO_DIM)
-    if rows.shape[0] != text.shape[0]:
-        raise ValueError(f"{text.shape[0]} instructions but {rows.shape[0]} proprio rows")
+    rows = proprio_rows(proprio, text.shape[0])
     return np.concatenate([text, rows * np.asarray(PROPRIO_INPUT_SCALE, np.float32)], axis=1)
 
 
