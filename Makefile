@@ -52,7 +52,7 @@ $(VENV)/.installed-test: $(VENV)/.installed
 demo: install
 	$(BIN)/cliprt demo $(DEMO_FLAGS) --out $(OUT)
 
-# The demo plus CLIP-RT trained on STA with expert labels (reuses the demo's data and models; benchmarks the new agent).
+# The demo plus CLIP-RT trained on STA with the paper's heuristic labels (reuses the demo's data and models; benchmarks the new agent).
 ablations: install
 	$(BIN)/cliprt demo --out $(OUT) --ablations
 

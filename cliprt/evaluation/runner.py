@@ -81,6 +81,7 @@ class _Slot:
     trace: list[dict] = field(default_factory=list)  # the episode's steps, with --trace
     extra: dict = field(default_factory=dict)  # the record's fields from people in the loop (--corrections)
     chunks: int | None = None  # model calls of a chunking policy (CLIP-RT+) in this episode; None for others
+    init_state_index: int = 0  # of the slot's current (or last) job
 
 
 def run_benchmark(
@@ -372,7 +373,6 @@ def _run_jobs(
             t0 = time.perf_counter()
             obs, _, term, trunc, info = envs.step(actions)
             t_env = time.perf_counter() - t0
-            finished = np.zeros(n, dtype=bool)
             n_active = int(active.sum())
             for i, slot in enumerate(slots):
                 if slot.job is None:
@@ -386,10 +386,10 @@ def _run_jobs(
                     slot.extra = episode_extra(agent, i)
                     slot.chunks = _episode_chunks(agent, i)
                     _finish(spec, env_id, slot, bool(info["is_success"][i]), out, videos, logs)
-                    finished[i] = True
                     bar.update(1)
-            if finished.any() and queue:
-                obs = _start(envs, slots, queue, finished, agent, config, out, spec.label, env_id, videos, obs)
+            ended = np.logical_or(term, trunc)  # idle slots (no job left) too: they are reset, never stepped done
+            if ended.any() and (queue or any(s.job is not None for s in slots)):
+                obs = _start(envs, slots, queue, ended, agent, config, out, spec.label, env_id, videos, obs)
     finally:
         bar.close()
 
@@ -432,25 +432,28 @@ def _start(
     videos: dict[str, str],
     obs: dict | None = None,
 ) -> dict:
-    """Give the masked (free) slots their next jobs and reset them."""
-    indices = [0] * len(slots)
+    """Give the masked (free) slots their next jobs and reset them.
+
+    A free slot with no job left is reset too (to its last init state, and then ignored): a vector env with
+    autoreset disabled must not step an env whose episode has ended (Gymnasium's sync one refuses to).
+    """
+    indices = [s.init_state_index for s in slots]
     paths = [""] * len(slots)
-    mask = mask.copy()
+    started = np.zeros(len(slots), dtype=bool)
     for i, slot in enumerate(slots):
         if mask[i] and queue:
             slot.job = queue.pop(0)
-            indices[i] = slot.job.init_state_index
+            indices[i] = slot.init_state_index = slot.job.init_state_index
+            started[i] = True
             slot.video_tmp = None
             if wants_video(slot.job.episode, config.video_episodes, videos):
                 slot.video_tmp = partial_video_path(out, label, env_id, slot.job.seed, slot.job.episode)
                 paths[i] = str(slot.video_tmp)
-        else:
-            mask[i] = False
     if not mask.any():
         return obs
     new_obs, info = envs.reset(options={"reset_mask": mask, "init_state_indices": indices, "video_paths": paths})
     for i, slot in enumerate(slots):
-        if mask[i]:
+        if started[i]:
             slot.steps, slot.policy_seconds, slot.env_seconds = 0, 0.0, 0.0
             slot.trace = []
             slot.instruction = str(info["instruction"][i])

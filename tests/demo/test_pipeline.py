@@ -81,6 +81,26 @@ def test_smoke_config_is_small_and_keeps_every_stage(tmp_path):
     assert not smoke.ablations and smoke.init == default.init and smoke.image_size == default.image_size
 
 
+def test_the_main_job_labels_sta_with_the_expert_and_its_ablation_with_the_papers_heuristic(tmp_path):
+    from cliprt.demo.layout import augmented_dirs
+    from cliprt.demo.pipeline import agent_specs, other_labels, training_stages
+
+    config = DemoConfig(tmp_path)
+    assert config.sta_labels == "expert" and other_labels(config) == "heuristic"
+    assert all(d.name.endswith("-sta-expert-v0") for d in augmented_dirs(config, config.sta_labels))
+    ablated = replace(config, ablations=True)
+    assert any(s.startswith("clip-rt-heuristic-sta:clip-rt=") for s in agent_specs(ablated))
+    heuristic_stage = [s for s in training_stages(ablated) if s[0] == "train_clip-rt-heuristic-sta"]
+    assert len(heuristic_stage) == 1 and heuristic_stage[0][-1] == "heuristic"
+    assert other_labels(replace(config, sta_labels="heuristic")) == "expert"
+
+
+def test_bad_benchmark_settings_fail_before_any_stage(tmp_path):
+    with pytest.raises(ValueError, match="vector must be"):
+        DemoConfig(tmp_path, vector="threads")
+    assert DemoConfig(tmp_path).vector == "sync" and DemoConfig.full(tmp_path).vector == "async"
+
+
 def test_fewer_training_samples_than_a_batch_trains_on_them_all(tmp_path):
     from cliprt.demo.pipeline import collect
     from cliprt.demo.training import train_clip_rt

@@ -63,6 +63,17 @@ def test_sync_and_async_agree(tmp_path):
     assert key(a) == key(b)
 
 
+def test_sync_vector_env_with_episodes_of_uneven_length(tmp_path):
+    """Gymnasium's sync vector env refuses to step an env whose episode has ended: a slot left idle is reset."""
+    agents = [AgentSpec.parse("expert"), AgentSpec.parse("random")]
+    cfg = small_config(vector="sync", episodes=3, max_steps=40)
+    one = run_benchmark(replace(cfg, num_envs=1), agents, tmp_path / "one", progress=False)
+    two = run_benchmark(cfg, agents, tmp_path / "two", progress=False)
+    key = lambda rows: sorted((r["agent"], r["episode"], r["init_state_hash"], r["success"], r["steps"]) for r in rows)  # noqa: E731
+    assert key(one) == key(two)
+    assert len({r["steps"] for r in two if r["agent"] == "expert"}) > 1  # one env went idle while the other ran
+
+
 class _Crashing(RandomAgent):
     def __init__(self, after: int) -> None:
         super().__init__(default_vocabulary(), seed=0)
