@@ -27,6 +27,7 @@ import gymnasium as gym
 import numpy as np
 
 import cliprt_envs  # noqa: F401
+from cliprt.demo.pipeline import SHIPPED_CHECKPOINT
 
 
 def timed(fn: Callable[..., Any], sink: list[float]) -> Callable[..., Any]:
@@ -148,7 +149,7 @@ def planned_by_motion(speed_scale: float = 1.0) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--agent", default="clip-rt=cliprt-ur5sim-v2", help="agent spec, as for `cliprt bench run`")
+    parser.add_argument("--agent", default=f"clip-rt={SHIPPED_CHECKPOINT}", help="agent spec, as for `cliprt bench run`")
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--mode", nargs="+", default=["moveL", "servoL"], choices=["moveL", "servoL"])
     parser.add_argument("--image-size", type=int, default=224)

@@ -58,12 +58,13 @@ def main() -> None:
     import gymnasium as gym
 
     import cliprt_envs  # noqa: F401
+    from cliprt.demo.pipeline import SHIPPED_CHECKPOINT
     from cliprt_agents.policy import load_policy
     from cliprt_agents.vlm_scorer import VLMScorer, VLMScorerConfig
     from cliprt_data.teleop.web.server import BackgroundServer
 
     env = gym.make("CLIPRT-UR5Sim-Pick-v0", image_size=64, camera="wrist")
-    policy = load_policy("cliprt-ur5sim-v2")
+    policy = load_policy(SHIPPED_CHECKPOINT)
     time_steps(policy, env, 5)  # warm up
     plain = time_steps(policy, env, args.steps)
     with BackgroundServer(instant_verdicts(), port=0) as server:

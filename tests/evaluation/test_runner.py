@@ -27,6 +27,11 @@ def small_config(**kw) -> BenchConfig:
     return BenchConfig(**base)
 
 
+def outcomes(rows: list[dict]) -> list[tuple]:
+    """What each episode was and how it ended, in a fixed order (to compare runs made differently)."""
+    return sorted((r["agent"], r["episode"], r["init_state_hash"], r["success"], r["steps"]) for r in rows)
+
+
 @pytest.mark.parametrize(
     ("k", "n", "lo", "hi"),
     [(0, 10, 0.0, 0.2775), (5, 10, 0.2366, 0.7634), (10, 10, 0.7225, 1.0), (1, 20, 0.0089, 0.2361), (0, 0, 0.0, 1.0)],
@@ -59,8 +64,7 @@ def test_sync_and_async_agree(tmp_path):
     agents = [AgentSpec.parse("expert")]
     a = run_benchmark(small_config(vector="sync", num_envs=1), agents, tmp_path / "s", progress=False)
     b = run_benchmark(small_config(vector="async", num_envs=2), agents, tmp_path / "a", progress=False)
-    key = lambda rows: sorted((r["episode"], r["init_state_hash"], r["success"], r["steps"]) for r in rows)  # noqa: E731
-    assert key(a) == key(b)
+    assert outcomes(a) == outcomes(b)
 
 
 def test_sync_vector_env_with_episodes_of_uneven_length(tmp_path):
@@ -69,8 +73,7 @@ def test_sync_vector_env_with_episodes_of_uneven_length(tmp_path):
     cfg = small_config(vector="sync", episodes=3, max_steps=40)
     one = run_benchmark(replace(cfg, num_envs=1), agents, tmp_path / "one", progress=False)
     two = run_benchmark(cfg, agents, tmp_path / "two", progress=False)
-    key = lambda rows: sorted((r["agent"], r["episode"], r["init_state_hash"], r["success"], r["steps"]) for r in rows)  # noqa: E731
-    assert key(one) == key(two)
+    assert outcomes(one) == outcomes(two)
     assert len({r["steps"] for r in two if r["agent"] == "expert"}) > 1  # one env went idle while the other ran
 
 

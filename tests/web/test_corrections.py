@@ -74,9 +74,10 @@ def test_a_correction_overrides_one_step_and_is_logged_with_what_the_agent_wante
 @pytest.mark.timeout(120)
 def test_clip_rt_is_corrected_through_its_own_correct_and_the_translator(tmp_path):
     pytest.importorskip("torch")
+    from cliprt.demo.pipeline import SHIPPED_CHECKPOINT
     from cliprt_agents.policy import load_policy
 
-    policy = load_policy("cliprt-ur5sim-v2")
+    policy = load_policy(SHIPPED_CHECKPOINT)
     env = gym.make(PICK, image_size=SMALL)
     obs, _ = env.reset(seed=0)
     policy.reset(obs["instruction"])

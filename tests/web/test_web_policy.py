@@ -15,9 +15,10 @@ pytestmark = pytest.mark.timeout(240)
 
 
 def shipped_policy():
+    from cliprt.demo.pipeline import SHIPPED_CHECKPOINT
     from cliprt_agents.policy import load_policy
 
-    return load_policy("cliprt-ur5sim-v2")
+    return load_policy(SHIPPED_CHECKPOINT)
 
 
 def step_kinds(driver) -> list[str]:
