@@ -258,6 +258,11 @@ class CLIPRTPolicy:
         out = torch.sigmoid(logits).cpu().numpy()
         return out[0] if single else out
 
+    @property
+    def last_scores(self) -> np.ndarray | None:
+        """``scores`` of the observation(s) of the last :meth:`act`, ``(B, N)`` (None before the first)."""
+        return None if self.last_step is None else self.last_step.scores
+
     def act(self, observation: dict[str, Any]) -> int | np.ndarray:
         """The next motion id (an int, or a ``(B,)`` array for a batch)."""
         logits, instructions, single = self._logits(observation)

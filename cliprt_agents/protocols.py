@@ -47,7 +47,11 @@ class Agent(Protocol):
 
 @runtime_checkable
 class ScoringAgent(Agent, Protocol):
-    """An agent that can say how appropriate each motion is (for ensembling with a language model or a person)."""
+    """An agent that can say how appropriate each motion is (for ensembling with a language model or a person).
+
+    One may also keep ``last_scores``, the ``(B, N)`` scores behind its last ``act``, so that a caller
+    wanting both (the benchmark's ``--trace``) does not run its model twice.
+    """
 
     def scores(self, observation: dict[str, Any]) -> np.ndarray:
         """Per-motion scores ``(N,)`` (or ``(B, N)``), higher = more appropriate."""

@@ -148,6 +148,11 @@ class CorrectedScoringAgent(CorrectedAgent):
     def scores(self, observation: dict[str, Any]) -> np.ndarray:
         return self.agent.scores(observation)
 
+    @property
+    def last_scores(self) -> np.ndarray | None:
+        """The wrapped agent's scores behind its last act, where it keeps them."""
+        return getattr(self.agent, "last_scores", None)
+
 
 def people_in_the_loop(config: Any, agent: Any, envs: Any, vocabulary: Vocabulary) -> Any:
     """The agent the runner drives: with the configured scorer attached and, with corrections, a simulated person."""

@@ -142,9 +142,15 @@ class StepTracer:
         self._scores: np.ndarray | None = None
 
     def score(self, agent: Agent, view: dict) -> None:
-        """Ask a scoring agent for its per-motion scores of the batch it has just acted on."""
+        """A scoring agent's per-motion scores of the batch it has just acted on.
+
+        An agent that keeps the scores behind its last act (``last_scores``) is not asked again:
+        asking would run its model a second time each step.
+        """
         if self.scoring:
-            self._scores = np.asarray(agent.scores(view), dtype=np.float64).reshape(self.num_envs, -1)  # type: ignore[attr-defined]
+            kept = getattr(agent, "last_scores", None)
+            scores = kept if kept is not None else agent.scores(view)  # type: ignore[attr-defined]
+            self._scores = np.asarray(scores, dtype=np.float64).reshape(self.num_envs, -1)
 
     def step(self, i: int, t: int, action: int, info: dict) -> dict:
         """Env ``i``'s step number ``t``, from its action and the vector env's ``info`` after it."""

@@ -288,6 +288,10 @@ def _accuracy(model: nn.Module, inputs, text, labels, idx: np.ndarray) -> float:
     return correct / len(idx)
 
 
+def _probabilities(logits: np.ndarray) -> np.ndarray:
+    return torch.from_numpy(logits).softmax(-1).numpy()
+
+
 class BCAgent:
     """A trained BC classifier behind the Agent protocol (the CNN or a pretrained tower, as saved)."""
 
@@ -307,6 +311,8 @@ class BCAgent:
         self.device = resolve_device(device)
         self.selection = selection or MotionSelection()
         self.rng = np.random.default_rng(seed)
+        #: ``scores`` of the observation(s) of the last :meth:`act`, ``(B, N)`` (None before the first)
+        self.last_scores: np.ndarray | None = None
         path = Path(path)
         if not (path / CONFIG_FILE).is_file() or not (path / WEIGHTS_FILE).is_file():
             raise FileNotFoundError(f"{path} is not a BC checkpoint (needs {CONFIG_FILE} and {WEIGHTS_FILE})")
@@ -336,7 +342,7 @@ class BCAgent:
     @torch.no_grad()
     def scores(self, observation: dict[str, Any]) -> np.ndarray:
         """Per-motion probabilities ``softmax(logits)``: ``(N,)``, or ``(B, N)`` for a batch."""
-        return torch.from_numpy(self.logits(observation)).softmax(-1).numpy()
+        return _probabilities(self.logits(observation))
 
     @torch.no_grad()
     def logits(self, observation: dict[str, Any]) -> np.ndarray:
@@ -354,6 +360,7 @@ class BCAgent:
 
     def act(self, observation: dict[str, Any]):
         logits = self.logits(observation)
+        self.last_scores = np.atleast_2d(_probabilities(logits))
         chosen = self.selection.choose(np.atleast_2d(logits), self.rng)
         return int(chosen[0]) if logits.ndim == 1 else chosen
 

@@ -189,3 +189,63 @@ def test_trace_flag_and_setting():
     assert config().trace is False
     with pytest.raises(ValueError, match="trace must be true or false"):
         config(trace="yes")
+
+
+class _CountingScoring(_Scoring):
+    """Keeps the scores behind its last act, and counts how often its 'model' runs."""
+
+    def __init__(self, vocabulary, seed):
+        super().__init__(vocabulary, seed)
+        self.forward_passes = 0
+        self.last_scores = None
+
+    def scores(self, observation):
+        self.forward_passes += 1
+        return super().scores(observation)
+
+    def act(self, observation):
+        self.last_scores = self.scores(observation)
+        return self.last_scores.argmax(axis=1)
+
+
+def test_trace_reuses_the_scores_an_agent_kept_from_its_act(tmp_path):
+    agents = []
+
+    def factory(spec, seed):
+        agents.append(_CountingScoring(default_vocabulary(), seed))
+        return agents[-1]
+
+    cfg = config(episodes=1, num_envs=1, vector="sync", max_steps=4, trace=True)
+    rows = run_benchmark(cfg, [AgentSpec.parse("scoring:random")], tmp_path, progress=False, agent_factory=factory)
+    (trace,) = load_traces(tmp_path).values()
+    assert rows[0]["steps"] == 4 and agents[0].forward_passes == 4  # one pass per step, not two
+    assert all(s["top"][0]["score"] == 1.0 and s["expert_rank"] == s["expert"] + 1 for s in trace["steps"])
+
+
+def test_learned_agents_keep_the_scores_behind_their_last_act(tmp_path):
+    """CLIP-RT (the shipped checkpoint) and BC: ``last_scores`` after act equals ``scores`` of the same batch."""
+    from cliprt.demo.pipeline import SHIPPED_CHECKPOINT
+    from cliprt_agents.baselines.bc import BCAgent, BCConfig, train_bc
+    from cliprt_agents.policy import load_policy
+    from cliprt_agents.synthetic import SyntheticMotionDataset
+
+    rng = np.random.default_rng(0)
+    view = {
+        "image": rng.integers(0, 255, (2, 32, 32, 3), dtype=np.uint8),
+        "instruction": ["pick up the red cube", "point at the blue ball"],
+        "proprio": rng.normal(size=(2, 8)).astype(np.float32),
+    }
+    vocab = default_vocabulary()
+    train_bc(
+        SyntheticMotionDataset(40, image_size=32, vocabulary=vocab, seed=0),
+        vocab,
+        BCConfig(image_size=32, channels=(8,), hidden=16, epochs=1),
+        tmp_path,
+        progress=False,
+    )
+    for agent in (load_policy(SHIPPED_CHECKPOINT), BCAgent(tmp_path)):
+        assert agent.last_scores is None
+        agent.reset(view["instruction"])
+        agent.act(view)
+        assert agent.last_scores.shape == (2, len(vocab))
+        np.testing.assert_allclose(agent.last_scores, agent.scores(view), rtol=1e-5, atol=1e-6)
