@@ -76,9 +76,8 @@ def train_bc_baseline(config: DemoConfig, name: str = "bc", init_from: str | Non
 
     dataset = training_dataset(config, augmented=True)
     proprio = clip_model_config(config, "language").proprio
-    bc_config = BCConfig(
-        image_size=config.image_size, epochs=config.bc_epochs, seed=config.seed, init_from=init_from, proprio=proprio
-    )
+    epochs = config.bc_pretrained_epochs if init_from is not None else config.bc_epochs
+    bc_config = BCConfig(image_size=config.image_size, epochs=epochs, seed=config.seed, init_from=init_from, proprio=proprio)
     metrics = train_bc(dataset, default_vocabulary(), bc_config, config.out / "models" / name)
     return {"samples": len(dataset), "init": init_from, "proprio": proprio, "best_val_accuracy": metrics["best"]}
 

@@ -9,11 +9,12 @@ interrupted run resumes without repeating finished episodes. With
 ``BenchConfig.trace`` each episode's steps go to ``traces.jsonl`` the same way
 (:mod:`cliprt.evaluation.trace`).
 
-With ``BenchConfig.workers`` > 1 the env ids are shared out among that many
-processes, each taking the next unfinished env id and running every agent on
-it in a vector env of its own; they append to the same logs (one write per
-line). Each env id gets fresh agents in any case, so outcomes do not depend on
-how the env ids are shared out.
+With ``BenchConfig.workers`` > 1 the work is shared out among that many
+processes in pieces of one agent on one env id: each worker takes the next
+piece and runs it in a vector env of its own (kept while its next piece is on
+the same env id); they append to the same logs (one write per line). Pieces
+this small keep both workers busy to the end. Each piece gets a fresh agent in
+any case, so outcomes do not depend on how the work is shared out.
 
 A results folder's settings are checked in :mod:`cliprt.evaluation.settings`;
 videos are recorded and kept as :mod:`cliprt.evaluation.videos` describes.
@@ -139,7 +140,8 @@ def _run_in_workers(
     out: Path,
     progress: bool,
 ) -> None:
-    """Share ``env_ids`` out among ``config.workers`` processes; raise the first worker error here."""
+    """Share the unfinished work on ``env_ids`` out among ``config.workers`` processes, one agent on one env id
+    at a time; raise the first worker error here."""
     try:
         pickle.dumps(factory)
     except Exception as exc:
@@ -149,9 +151,10 @@ def _run_in_workers(
         ) from None
     ctx = mp.get_context(prepare_context(config.start_method))
     todo, errors = ctx.Queue(), ctx.Queue()
-    n = min(config.workers, len(env_ids))
-    for env_id in [*env_ids, *([None] * n)]:  # one None per worker: no env id left
-        todo.put(env_id)
+    pieces = [(env_id, spec) for env_id in env_ids for spec, _ in _pending_jobs(config, agents, env_id, done)]
+    n = min(config.workers, len(pieces))
+    for piece in [*pieces, *([None] * n)]:  # one None per worker: nothing left
+        todo.put(piece)
     procs = [
         ctx.Process(target=_worker, args=(i, config, agents, done, factory, out, progress, todo, errors), daemon=False)
         for i in range(n)
@@ -203,14 +206,18 @@ def _worker(
     todo,
     errors,
 ) -> None:
-    """One benchmark process: take env ids from ``todo`` until none is left."""
+    """One benchmark process: take (env id, agent) pieces from ``todo`` until none is left."""
     logs = (EpisodeLog(out, repair=False), TraceLog(out, repair=False) if config.trace else None)
+    envs = _VectorEnvs(config)
     try:
-        while (env_id := todo.get()) is not None:
-            _run_env(config, env_id, _pending_jobs(config, agents, env_id, done), factory, logs, out, progress, index)
+        while (piece := todo.get()) is not None:
+            env_id, spec = piece
+            todo_here = [(s, jobs) for s, jobs in _pending_jobs(config, agents, env_id, done) if s.label == spec.label]
+            _run_env(config, env_id, todo_here, factory, logs, out, progress, index, envs)
     except BaseException:
         errors.put(traceback.format_exc())
     finally:
+        envs.close()
         for log in logs:
             if log is not None:
                 log.close()
@@ -261,21 +268,48 @@ def _run_env(
     out: Path,
     progress: bool,
     position: int = 0,
+    envs: _VectorEnvs | None = None,
 ) -> None:
-    """Run each agent's jobs on one env id, in one vector env sized to the largest job list."""
+    """Run each agent's jobs on one env id, in one vector env sized to the largest job list.
+
+    ``envs``: the caller's vector envs, kept open for its next call; by default they are made here and closed.
+    """
     n = min(config.num_envs, max(len(jobs) for _, jobs in todo))
-    made: dict[bool, object] = {}  # one vector env per action kind: motions, or continuous actions
+    made = envs if envs is not None else _VectorEnvs(config)
     try:
         for spec, jobs in todo:
             agent = _made_agent(factory, spec, config.seeds[0])
-            continuous = bool(getattr(agent, "continuous", False))
-            if continuous not in made:
-                made[continuous] = _make_vector_env(config, env_id, n, continuous=continuous)
-            agent = people_in_the_loop(config, agent, made[continuous], default_vocabulary())  # --scorer, --corrections
-            _run_jobs(config, spec, agent, env_id, made[continuous], jobs, logs, out, progress, position)
+            vector_env = made.get(env_id, n, bool(getattr(agent, "continuous", False)))
+            agent = people_in_the_loop(config, agent, vector_env, default_vocabulary())  # --scorer, --corrections
+            _run_jobs(config, spec, agent, env_id, vector_env, jobs, logs, out, progress, position)
     finally:
-        for envs in made.values():
-            envs.close()
+        if envs is None:
+            made.close()
+
+
+class _VectorEnvs:
+    """The vector envs of one env id, one per action kind (motions, or continuous actions) and size.
+
+    Asking for another env id closes the ones held.
+    """
+
+    def __init__(self, config: BenchConfig) -> None:
+        self.config = config
+        self.env_id: str | None = None
+        self._made: dict[tuple[bool, int], gym.vector.VectorEnv] = {}
+
+    def get(self, env_id: str, n: int, continuous: bool) -> gym.vector.VectorEnv:
+        if env_id != self.env_id:
+            self.close()
+            self.env_id = env_id
+        if (continuous, n) not in self._made:
+            self._made[continuous, n] = _make_vector_env(self.config, env_id, n, continuous=continuous)
+        return self._made[continuous, n]
+
+    def close(self) -> None:
+        for made in self._made.values():
+            made.close()
+        self._made.clear()
 
 
 def _made_agent(factory: Callable[[AgentSpec, int], Agent], spec: AgentSpec, seed: int) -> Agent:

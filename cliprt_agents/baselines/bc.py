@@ -250,19 +250,22 @@ def train_bc(dataset, vocabulary: Vocabulary, config: BCConfig, out: str | Path,
     for epoch in bar:
         model.train()
         order = tr[torch.randperm(len(tr), generator=gen).numpy()]
-        total = 0.0
+        total, correct = 0.0, 0
         for b in range(steps_per_epoch):
             idx = torch.from_numpy(order[b * config.batch_size : (b + 1) * config.batch_size])
             x = random_shift(inputs(idx), config.shift, gen)
-            loss = F.cross_entropy(model(x, text_t[idx]), labels_t[idx])
+            logits = model(x, text_t[idx])
+            loss = F.cross_entropy(logits, labels_t[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
             total += loss.item() * len(idx)
+            correct += int((logits.detach().argmax(1) == labels_t[idx]).sum())
         train_loss = total / len(tr)
         val_acc = _accuracy(model, inputs, text_t, labels_t, np.flatnonzero(is_val)) if val_eps else None
-        train_acc = _accuracy(model, inputs, text_t, labels_t, tr[:2048])
+        # over the epoch's batches as they were trained on (no second pass over the training set)
+        train_acc = correct / len(tr)
         history.append({"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_acc": val_acc})
         bar.set_postfix(loss=f"{train_loss:.3f}", val=f"{val_acc:.2f}" if val_acc is not None else "-")
         score = val_acc if val_acc is not None else train_acc

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from cliprt.demo.pipeline import DemoConfig, run_demo
+from cliprt_agents.baselines.bc import CONFIG_FILE as BC_CONFIG_FILE
 
 
 def _tiny(out, init: str | None = None) -> DemoConfig:
@@ -25,7 +26,8 @@ def _tiny(out, init: str | None = None) -> DemoConfig:
         init=init,
         clip_steps=2,
         clip_batch_size=8,
-        bc_epochs=1,
+        bc_epochs=2,
+        bc_pretrained_epochs=1,
         ppo_steps=128,
         eval_episodes=1,
         num_envs=1,
@@ -65,6 +67,11 @@ def test_demo_end_to_end_then_resume_and_refuse_other_settings(tmp_path, tiny_ch
     assert options["ppo"] == {"selection": "sample"} and options["expert"] == options["random"] == {}
     heldout = json.loads((config.out / "bench-heldout" / "bench_config.json").read_text())
     assert heldout["phrasings"] == "held_out" and set(results["bench_heldout"]["sets"]) == {"clip-rt", "bc"}
+    bc_epochs = {
+        n: json.loads((config.out / "models" / n / BC_CONFIG_FILE).read_text())["config"]["epochs"]
+        for n in ("bc", "bc-pretrained")
+    }
+    assert bc_epochs == {"bc": 2, "bc-pretrained": 1}  # BC on the pretrained tower has its own (shorter) schedule
     tuned = json.loads((config.out / "models" / "clip-rt" / "model" / "config.json").read_text())["model"]
     assert tuned["backbone"] == "CLIPRT-TinyConv" and tuned["fusion"] == "product"  # the checkpoint's, not the defaults
     again = run_demo(config)  # every stage is reused
@@ -77,7 +84,9 @@ def test_smoke_config_is_small_and_keeps_every_stage(tmp_path):
     smoke, default = DemoConfig.smoke(tmp_path), DemoConfig(tmp_path)
     assert 1 <= len(smoke.tasks) <= 2 and smoke.demos_per_task <= 5 and smoke.eval_episodes <= 3
     assert smoke.num_envs <= 2 and smoke.clip_steps < default.clip_steps and smoke.ppo_steps < default.ppo_steps
-    assert smoke.sta_per_demo >= 1 and smoke.bc_epochs >= 1  # augmentation and every baseline still run
+    assert (
+        smoke.sta_per_demo >= 1 and smoke.bc_epochs >= 1 and smoke.bc_pretrained_epochs >= 1
+    )  # augmentation and every baseline still run
     assert not smoke.ablations and smoke.init == default.init and smoke.image_size == default.image_size
 
 
