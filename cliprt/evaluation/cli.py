@@ -106,7 +106,8 @@ def _add_setting_flags(run: argparse.ArgumentParser) -> None:
         "--workers",
         type=int,
         metavar="W",
-        help="benchmark processes sharing out the env ids, each with --num-envs envs (default: 1, or the suite's); "
+        help="benchmark processes sharing out the work (one agent on one env id at a time), each with --num-envs envs "
+        "(default: 1, or the suite's); "
         "on a machine with more cores than --num-envs uses, 2 or more finish sooner; outcomes do not change",
     )
     run.add_argument(

@@ -38,8 +38,8 @@ class BenchConfig:
     episodes: int = 10  # per seed, agent and env id
     seeds: tuple[int, ...] = (0,)
     num_envs: int = 2
-    # Benchmark processes: env ids are shared out among them, each with its own vector env of num_envs
-    # (outcomes do not depend on it; see cliprt.evaluation.runner).
+    # Benchmark processes: the work is shared out among them one agent on one env id at a time, each process with
+    # its own vector env of num_envs (outcomes do not depend on it; see cliprt.evaluation.runner).
     workers: int = 1
     image_size: int = 224
     camera: str | None = None  # the env's default view unless set ("front", "side", "wrist" in the sim)
