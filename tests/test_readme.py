@@ -100,6 +100,7 @@ SMOKE: dict[str, dict[str, list[str]]] = {
     "--first-episode 20000": {"--episodes-per-task": ["1"], "--tasks": ["PointTo"]},
     "python -m benchmarks.env_speed": {"--steps": ["5"], "--size": ["64"], "--tasks": ["Pick"]},
     "python -m benchmarks.experts": {"--episodes": ["1"], "--tasks": ["Pick"]},
+    "python -m benchmarks.bench_step_cost": {"--episodes": ["1"], "--tasks": ["Pick"]},
     "python -m benchmarks.data_speed": {"--episodes": ["1"], "--image-size": ["64"], "--per-demo": ["1"]},
     "python -m benchmarks.inference_speed": {
         "--models": ["CLIPRT-Tiny"],
