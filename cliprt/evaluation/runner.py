@@ -29,18 +29,16 @@ import shutil
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
-from functools import partial
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 
 from cliprt.evaluation.episode_log import EPISODES_FILE, EpisodeLog, episode_key, load_episodes, write_json
-from cliprt.evaluation.scheduled_env import _make_env
 from cliprt.evaluation.settings import SETTINGS_FILE, BenchConfig, check_settings, run_settings
-from cliprt.evaluation.simulated_person import episode_extra, people_in_the_loop, probed_env
+from cliprt.evaluation.simulated_person import episode_extra, people_in_the_loop
 from cliprt.evaluation.trace import TRACES_FILE, StepTracer, TraceLog, trace_line
+from cliprt.evaluation.vector_envs import VectorEnvs
 from cliprt.evaluation.videos import (
     VIDEO_DIR,
     keep_video,
@@ -208,7 +206,7 @@ def _worker(
 ) -> None:
     """One benchmark process: take (env id, agent) pieces from ``todo`` until none is left."""
     logs = (EpisodeLog(out, repair=False), TraceLog(out, repair=False) if config.trace else None)
-    envs = _VectorEnvs(config)
+    envs = VectorEnvs(config)
     try:
         while (piece := todo.get()) is not None:
             env_id, spec = piece
@@ -268,14 +266,14 @@ def _run_env(
     out: Path,
     progress: bool,
     position: int = 0,
-    envs: _VectorEnvs | None = None,
+    envs: VectorEnvs | None = None,
 ) -> None:
     """Run each agent's jobs on one env id, in one vector env sized to the largest job list.
 
     ``envs``: the caller's vector envs, kept open for its next call; by default they are made here and closed.
     """
     n = min(config.num_envs, max(len(jobs) for _, jobs in todo))
-    made = envs if envs is not None else _VectorEnvs(config)
+    made = envs if envs is not None else VectorEnvs(config)
     try:
         for spec, jobs in todo:
             agent = _made_agent(factory, spec, config.seeds[0])
@@ -285,31 +283,6 @@ def _run_env(
     finally:
         if envs is None:
             made.close()
-
-
-class _VectorEnvs:
-    """The vector envs of one env id, one per action kind (motions, or continuous actions) and size.
-
-    Asking for another env id closes the ones held.
-    """
-
-    def __init__(self, config: BenchConfig) -> None:
-        self.config = config
-        self.env_id: str | None = None
-        self._made: dict[tuple[bool, int], gym.vector.VectorEnv] = {}
-
-    def get(self, env_id: str, n: int, continuous: bool) -> gym.vector.VectorEnv:
-        if env_id != self.env_id:
-            self.close()
-            self.env_id = env_id
-        if (continuous, n) not in self._made:
-            self._made[continuous, n] = _make_vector_env(self.config, env_id, n, continuous=continuous)
-        return self._made[continuous, n]
-
-    def close(self) -> None:
-        for made in self._made.values():
-            made.close()
-        self._made.clear()
 
 
 def _made_agent(factory: Callable[[AgentSpec, int], Agent], spec: AgentSpec, seed: int) -> Agent:
@@ -328,36 +301,6 @@ def _records_of(config: BenchConfig, labels: list[str], out: Path) -> list[dict]
         episode_key(a, e, s, ep) for a in labels for e in config.env_ids for s in config.seeds for ep in range(config.episodes)
     }
     return [r for r in load_episodes(out) if episode_key(r["agent"], r["env_id"], r["seed"], r["episode"]) in wanted]
-
-
-def _continuous_spec(env_id: str) -> gym.envs.registration.EnvSpec:
-    """``env_id``'s registration with ``continuous=True`` (for agents that emit continuous actions)."""
-    spec = gym.spec(env_id)
-    return replace(spec, kwargs={**spec.kwargs, "continuous": True})
-
-
-def _make_vector_env(config: BenchConfig, env_id: str, n: int, *, continuous: bool = False):
-    make = partial(
-        _make_env,
-        _continuous_spec(env_id) if continuous else env_id,
-        image_size=config.image_size,
-        max_steps=config.max_steps,
-        camera=config.camera,
-        phrasings=config.phrasings,
-        video_size=config.video_size,
-        video_camera=config.video_camera,
-        videos=config.video_episodes > 0,
-        trace=config.trace,
-        robot_config=config.robot_config,
-    )
-    fns = [partial(make, i) for i in range(n)]
-    if config.corrections:  # the simulated person asks each worker for the expert's motion
-        fns = [partial(probed_env, fn) for fn in fns]
-    if config.vector == "sync" or n == 1:
-        return gym.vector.SyncVectorEnv(fns, autoreset_mode="Disabled")
-    method = prepare_context(config.start_method)
-    with main_module_hidden():
-        return gym.vector.AsyncVectorEnv(fns, autoreset_mode="Disabled", context=method)
 
 
 def _agent_view(obs: dict, slots: list[_Slot]) -> dict:
