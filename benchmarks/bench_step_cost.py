@@ -52,7 +52,7 @@ def profile_run(agent: str, tasks: list[str], episodes: int, out: Path) -> tuple
         trace=True,
     )
     spec = AgentSpec.parse(agent)
-    warm_up(spec, config.env_ids[0])
+    warm_up(spec, config)
     profiler = cProfile.Profile()
     start = time.perf_counter()
     rows = profiler.runcall(run_benchmark, config, [spec], out, progress=False)
@@ -60,14 +60,14 @@ def profile_run(agent: str, tasks: list[str], episodes: int, out: Path) -> tuple
     return pstats.Stats(profiler), wall, sum(int(r["steps"]) for r in rows)
 
 
-def warm_up(spec, env_id: str) -> None:
+def warm_up(spec, config) -> None:
     """Import and initialise what the run needs once (torch, open_clip, GL), so that "other" is not import time."""
     import gymnasium as gym
 
     from cliprt.evaluation.runner import default_agent_factory
 
     default_agent_factory(spec, 0)
-    env = gym.make(env_id, image_size=64, camera="wrist")
+    env = gym.make(config.env_ids[0], image_size=config.image_size, camera=config.camera)
     env.reset(seed=0)
     env.close()
 

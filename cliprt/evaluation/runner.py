@@ -149,14 +149,11 @@ def _run_in_workers(
         ) from None
     ctx = mp.get_context(prepare_context(config.start_method))
     todo, errors = ctx.Queue(), ctx.Queue()
-    pieces = [(env_id, spec) for env_id in env_ids for spec, _ in _pending_jobs(config, agents, env_id, done)]
+    pieces = [(env_id, spec, jobs) for env_id in env_ids for spec, jobs in _pending_jobs(config, agents, env_id, done)]
     n = min(config.workers, len(pieces))
     for piece in [*pieces, *([None] * n)]:  # one None per worker: nothing left
         todo.put(piece)
-    procs = [
-        ctx.Process(target=_worker, args=(i, config, agents, done, factory, out, progress, todo, errors), daemon=False)
-        for i in range(n)
-    ]
+    procs = [ctx.Process(target=_worker, args=(i, config, factory, out, progress, todo, errors), daemon=False) for i in range(n)]
     with main_module_hidden():
         for p in procs:
             p.start()
@@ -196,22 +193,19 @@ def _wait_for_workers(procs: list, errors) -> str | None:
 def _worker(
     index: int,
     config: BenchConfig,
-    agents: list[AgentSpec],
-    done: set[str],
     factory: Callable[[AgentSpec, int], Agent],
     out: Path,
     progress: bool,
     todo,
     errors,
 ) -> None:
-    """One benchmark process: take (env id, agent) pieces from ``todo`` until none is left."""
+    """One benchmark process: take (env id, agent, its jobs there) pieces from ``todo`` until none is left."""
     logs = (EpisodeLog(out, repair=False), TraceLog(out, repair=False) if config.trace else None)
     envs = VectorEnvs(config)
     try:
         while (piece := todo.get()) is not None:
-            env_id, spec = piece
-            todo_here = [(s, jobs) for s, jobs in _pending_jobs(config, agents, env_id, done) if s.label == spec.label]
-            _run_env(config, env_id, todo_here, factory, logs, out, progress, index, envs)
+            env_id, spec, jobs = piece
+            _run_env(config, env_id, [(spec, jobs)], factory, logs, out, progress, index, envs)
     except BaseException:
         errors.put(traceback.format_exc())
     finally:
