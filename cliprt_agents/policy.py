@@ -106,7 +106,9 @@ class CLIPRTPolicy:
 
     ``selection`` is "greedy" (argmax of ``scores * factors``) or "sample" (a
     draw from ``softmax(logits / temperature) * factors``; see
-    :mod:`cliprt_agents.selection`).
+    :mod:`cliprt_agents.selection`). ``revisits="avoid"`` rules out, in a state
+    the arm was in before this episode, the motions it already took there
+    (:mod:`cliprt_agents.revisits`; the factors multiply any scorer's).
     ``precision`` "bf16"/"fp16" runs the towers under autocast on a GPU.
     """
 
@@ -126,10 +128,15 @@ class CLIPRTPolicy:
         translator: TranslatorFn | None = None,
         precision: str = "fp32",
         cache_size: int = 256,
+        revisits: str = "allow",
     ) -> None:
+        from cliprt_agents.revisits import REVISIT_MODES, RevisitMemory
         from cliprt_agents.selection import MotionSelection
 
         self.selection = MotionSelection(selection, temperature)
+        if revisits not in REVISIT_MODES:
+            raise ValueError(f"revisits must be one of {REVISIT_MODES}, got {revisits!r}")
+        self.revisits = RevisitMemory() if revisits == "avoid" else None
         if precision not in ("fp32", "bf16", "fp16"):
             raise ValueError("precision must be fp32, bf16 or fp16")
         from cliprt_agents.devices import resolve_device
@@ -243,6 +250,8 @@ class CLIPRTPolicy:
         else:
             self._pending.pop(env_index, None)
             self._steps.pop(env_index, None)
+        if self.revisits is not None:
+            self.revisits.reset(env_index)
         if instruction is not None:
             self._prompt_embeddings([instruction] if isinstance(instruction, str) else list(instruction))
 
@@ -268,6 +277,9 @@ class CLIPRTPolicy:
         logits, instructions, single = self._logits(observation)
         scores = torch.sigmoid(logits).cpu().numpy().astype(np.float64)
         factors = self._factors(observation, scores, single) if self.scorer is not None else None
+        if self.revisits is not None:
+            avoid = self.revisits.factors(observation, scores.shape[1])
+            factors = avoid if factors is None else factors * avoid
         final = scores * factors if factors is not None else scores
         if self.selection.mode == "greedy":
             chosen = final.argmax(axis=1)
@@ -291,6 +303,8 @@ class CLIPRTPolicy:
                 )
                 chosen[i] = motion_id
                 corrected[i] = True
+        if self.revisits is not None:
+            self.revisits.record(observation, chosen)
         self.last_step = StepRecord(scores, factors, final, chosen.copy(), corrected)
         return int(chosen[0]) if single else chosen.astype(np.int64)
 
@@ -435,10 +449,16 @@ def load_policy(path: str | os.PathLike[str], *, device: str | torch.device = "c
 
 
 def clip_rt_agent(spec: AgentSpec, vocabulary: Vocabulary, seed: int) -> CLIPRTPolicy:
-    """Registry factory (``clip-rt=CHECKPOINT``, options ``?selection=sample&temperature=T``)."""
+    """Registry factory (``clip-rt=CHECKPOINT``, options ``?selection=sample&temperature=T&revisits=avoid``)."""
+    from cliprt_agents.revisits import revisits_from_options
     from cliprt_agents.selection import selection_from_options
 
     chosen = selection_from_options(spec.options)
     return load_policy(
-        spec.require_checkpoint(), vocabulary=vocabulary, selection=chosen.mode, temperature=chosen.temperature, seed=seed
+        spec.require_checkpoint(),
+        vocabulary=vocabulary,
+        selection=chosen.mode,
+        temperature=chosen.temperature,
+        seed=seed,
+        revisits=revisits_from_options(spec.options),
     )

@@ -41,6 +41,18 @@ def matrix_to_quat_wxyz(matrix: np.ndarray) -> np.ndarray:
     return quat if quat[0] >= 0 else -quat
 
 
+def quat_wxyz_to_matrix(quat: np.ndarray) -> np.ndarray:
+    """The 3x3 rotation of a wxyz quaternion (the same for q and -q; need not be normalised)."""
+    w, x, y, z = np.asarray(quat, dtype=np.float64) / (np.linalg.norm(quat) or 1.0)
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+
+
 def rotation_about(axis: int, angle: float) -> np.ndarray:
     """Rotation by ``angle`` about the unit axis ``axis`` (0 x, 1 y, 2 z)."""
     vec = np.zeros(3)

@@ -35,6 +35,7 @@ import numpy as np
 from cliprt.evaluation.episode_log import EpisodeLog, episode_key, read_jsonl
 from cliprt_agents.protocols import Agent, ScoringAgent
 from cliprt_envs.motions import Vocabulary
+from cliprt_envs.rotations import quat_wxyz_to_matrix
 
 TRACES_FILE = "traces.jsonl"
 TOP_K = 3
@@ -74,25 +75,13 @@ def expert_motion(env: gym.Env) -> int:
         return -1
 
 
-def _rotation(quat: np.ndarray) -> np.ndarray:
-    """The rotation matrix of a wxyz quaternion (the same for q and -q)."""
-    w, x, y, z = quat / (np.linalg.norm(quat) or 1.0)
-    return np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-        ]
-    )
-
-
 def state_vector(env: gym.Env) -> np.ndarray:
     """What a step can change: TCP position and rotation, gripper opening, and the objects' joints."""
     env = env.unwrapped
     parts = []
     if hasattr(env, "proprio"):
         p = np.asarray(env.proprio(), dtype=np.float64)
-        parts += [p[:3], _rotation(p[3:7]).ravel(), p[7:]]
+        parts += [p[:3], quat_wxyz_to_matrix(p[3:7]).ravel(), p[7:]]
     signature = getattr(getattr(env, "backend", None), "scene_signature", None)
     if callable(signature):
         parts.append(np.asarray(signature(), dtype=np.float64))

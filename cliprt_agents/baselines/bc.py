@@ -36,6 +36,7 @@ from cliprt_agents.checkpoint import write_json_atomic
 from cliprt_agents.devices import resolve_device
 from cliprt_agents.image_shift import random_shift
 from cliprt_agents.preprocess import PreprocessSpec, preprocess_images
+from cliprt_agents.revisits import REVISIT_MODES, RevisitMemory, revisits_from_options
 from cliprt_agents.selection import MotionSelection
 from cliprt_envs.motions import Vocabulary
 
@@ -308,11 +309,16 @@ class BCAgent:
         vocabulary: Vocabulary | None = None,
         selection: MotionSelection | None = None,
         seed: int | None = None,
+        revisits: str = "allow",
     ) -> None:
         from safetensors.torch import load_model
 
         self.device = resolve_device(device)
         self.selection = selection or MotionSelection()
+        if revisits not in REVISIT_MODES:
+            raise ValueError(f"revisits must be one of {REVISIT_MODES}, got {revisits!r}")
+        #: with ``revisits="avoid"``, the motions taken from each arm state this episode (:mod:`cliprt_agents.revisits`)
+        self.revisits = RevisitMemory() if revisits == "avoid" else None
         self.rng = np.random.default_rng(seed)
         #: ``scores`` of the observation(s) of the last :meth:`act`, ``(B, N)`` (None before the first)
         self.last_scores: np.ndarray | None = None
@@ -340,7 +346,9 @@ class BCAgent:
         self.model.to(self.device).eval()
 
     def reset(self, instruction: str | Sequence[str] | None = None, env_index: int | None = None) -> None:
-        """Stateless."""
+        """Stateless, but for the revisit memory (``revisits="avoid"``)."""
+        if self.revisits is not None:
+            self.revisits.reset(env_index)
 
     @torch.no_grad()
     def scores(self, observation: dict[str, Any]) -> np.ndarray:
@@ -364,12 +372,21 @@ class BCAgent:
     def act(self, observation: dict[str, Any]):
         logits = self.logits(observation)
         self.last_scores = np.atleast_2d(_probabilities(logits))
-        chosen = self.selection.choose(np.atleast_2d(logits), self.rng)
+        factors = None if self.revisits is None else self.revisits.factors(observation, self.last_scores.shape[1])
+        chosen = self.selection.choose(np.atleast_2d(logits), self.rng, factors)
+        if self.revisits is not None:
+            self.revisits.record(observation, chosen)
         return int(chosen[0]) if logits.ndim == 1 else chosen
 
 
 def bc_agent(spec: AgentSpec, vocabulary: Vocabulary, seed: int) -> BCAgent:
-    """Registry factory (``bc=CHECKPOINT``, options ``?selection=sample&temperature=T``)."""
+    """Registry factory (``bc=CHECKPOINT``, options ``?selection=sample&temperature=T&revisits=avoid``)."""
     from cliprt_agents.selection import selection_from_options
 
-    return BCAgent(spec.require_checkpoint(), vocabulary=vocabulary, selection=selection_from_options(spec.options), seed=seed)
+    return BCAgent(
+        spec.require_checkpoint(),
+        vocabulary=vocabulary,
+        selection=selection_from_options(spec.options),
+        seed=seed,
+        revisits=revisits_from_options(spec.options),
+    )

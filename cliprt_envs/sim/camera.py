@@ -59,7 +59,25 @@ def _close_all_renderers() -> None:
             camera.close()
 
 
-def _new_renderer(model: mujoco.MjModel, height: int, width: int) -> Any:
+@contextlib.contextmanager
+def _multisamples(model: mujoco.MjModel, samples: int | None) -> Any:
+    """Build a renderer with ``samples`` MSAA samples (None: the model's own); the model is left as it was.
+
+    A renderer takes ``vis.quality.offsamples`` when its GL buffers are made, so other
+    renderers of the same model keep theirs.
+    """
+    if samples is None:
+        yield
+        return
+    before = model.vis.quality.offsamples
+    model.vis.quality.offsamples = samples
+    try:
+        yield
+    finally:
+        model.vis.quality.offsamples = before
+
+
+def _new_renderer(model: mujoco.MjModel, height: int, width: int, multisamples: int | None = None) -> Any:
     global _GL_OWNER_PID, _EXIT_HOOK_PID, _WARNED_REMOTE
     if _FORKED_AFTER_GL:
         from cliprt_envs.sim.render_server import RemoteRenderer
@@ -73,10 +91,12 @@ def _new_renderer(model: mujoco.MjModel, height: int, width: int) -> Any:
                 RuntimeWarning,
                 stacklevel=4,
             )
-        return RemoteRenderer(model, height, width)
+        with _multisamples(model, multisamples):
+            return RemoteRenderer(model, height, width)
     _load_llvm_users_first()
     try:
-        renderer = mujoco.Renderer(model, height, width)
+        with _multisamples(model, multisamples):
+            renderer = mujoco.Renderer(model, height, width)
     except mujoco.FatalError as exc:
         if os.environ.get("MUJOCO_GL") or os.environ.get("DISPLAY") or not sys.platform.startswith("linux"):
             raise
@@ -107,10 +127,20 @@ def _load_llvm_users_first() -> None:
 
 
 class MujocoCamera(ClosesOnExit):
-    """Renders a named camera of a backend's model (headless: set ``MUJOCO_GL``); ``with camera:`` closes it."""
+    """Renders a named camera of a backend's model (headless: set ``MUJOCO_GL``); ``with camera:`` closes it.
+
+    ``multisamples`` is its anti-aliasing (MSAA samples per pixel; None: the scene's own,
+    4): 0 renders a 256 px frame about 3x faster on a CPU, with harder edges.
+    """
 
     def __init__(
-        self, model: mujoco.MjModel, data: mujoco.MjData, name: str = "front", height: int = 224, width: int = 224
+        self,
+        model: mujoco.MjModel,
+        data: mujoco.MjData,
+        name: str = "front",
+        height: int = 224,
+        width: int = 224,
+        multisamples: int | None = None,
     ) -> None:
         if not (MIN_IMAGE_SIZE <= height <= MAX_IMAGE_SIZE and MIN_IMAGE_SIZE <= width <= MAX_IMAGE_SIZE):
             raise ValueError(
@@ -127,13 +157,16 @@ class MujocoCamera(ClosesOnExit):
             names = [model.camera(i).name for i in range(model.ncam)]
             raise ValueError(f"no camera {name!r}; the scene has {names}") from None
         self.model, self.data = model, data
+        if multisamples is not None and not (isinstance(multisamples, int) and multisamples >= 0):
+            raise ValueError(f"multisamples must be an int >= 0 or None, got {multisamples!r}")
         self.name, self.height, self.width = name, height, width
+        self.multisamples = multisamples
         self._renderer: Any = None  # mujoco.Renderer, or a RemoteRenderer in a forked-after-GL process
         self._option = mujoco.MjvOption()
 
     def read(self) -> np.ndarray:
         if self._renderer is None:
-            self._renderer = _new_renderer(self.model, self.height, self.width)
+            self._renderer = _new_renderer(self.model, self.height, self.width, self.multisamples)
             _LIVE.add(self)
         self._renderer.update_scene(self.data, camera=self.camera_id, scene_option=self._option)
         return self._renderer.render()

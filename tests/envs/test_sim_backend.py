@@ -98,3 +98,35 @@ def test_render_size_gives_a_separate_larger_view():
         np.testing.assert_array_equal(env.render(), obs["image"])  # without render_size: the observation, as before
     finally:
         env.close()
+
+
+def test_the_view_for_people_renders_without_anti_aliasing_and_leaves_the_agent_its_own():
+    """The people's camera drops MSAA (cheaper videos); observations are the pixels an env without it gives."""
+    from cliprt_envs.sim.make import PEOPLE_VIEW_MULTISAMPLES
+
+    filmed = gym.make(PICK, image_size=SMALL, render_mode="rgb_array", render_size=96, render_camera="front")
+    plain = gym.make(PICK, image_size=SMALL)
+    try:
+        model = filmed.unwrapped.backend.model
+        samples = model.vis.quality.offsamples
+        assert samples > 0 and PEOPLE_VIEW_MULTISAMPLES == 0
+        assert filmed.unwrapped.render_camera.multisamples == 0 and filmed.unwrapped.camera.multisamples is None
+        obs, _ = filmed.reset(seed=0)
+        frame = filmed.render()
+        np.testing.assert_array_equal(obs["image"], plain.reset(seed=0)[0]["image"])
+        assert model.vis.quality.offsamples == samples  # the model is left as it was
+        # the same view with the scene's MSAA differs only at edges: same picture, softer edges
+        smooth = MujocoCamera(model, filmed.unwrapped.backend.data, "front", 96, 96)
+        try:
+            soft = smooth.read().astype(int)
+        finally:
+            smooth.close()
+        diff = np.abs(soft - frame).max(axis=2)
+        assert 0 < np.count_nonzero(diff > 8) < 0.2 * diff.size
+        step = "move the arm to the left by 5 centimeters"
+        np.testing.assert_array_equal(filmed.step(step)[0]["image"], plain.step(step)[0]["image"])
+    finally:
+        filmed.close()
+        plain.close()
+    with pytest.raises(ValueError, match="multisamples must be an int >= 0"):
+        MujocoCamera(model, filmed.unwrapped.backend.data, "front", 96, 96, multisamples=-1)
