@@ -68,7 +68,8 @@ def _register_run(bsub: argparse._SubParsersAction) -> None:
         action="append",
         dest="agents",
         metavar="SPEC",
-        help="agent spec: random, expert, KIND=CHECKPOINT or LABEL:KIND=CHECKPOINT (repeatable)",
+        help="agent spec: random, expert, KIND=CHECKPOINT or LABEL:KIND=CHECKPOINT (repeatable); learned agents take "
+        "options, e.g. clip-rt=CKPT?selection=sample&temperature=0.3&revisits=avoid (bc= too; ppo= takes selection)",
     )
     _add_setting_flags(run)
     _add_video_flags(run)
