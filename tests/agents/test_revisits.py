@@ -66,23 +66,15 @@ def _view(rng, instruction="point at the red cube"):
     return {"image": rng.integers(0, 255, (32, 32, 3), dtype=np.uint8), "instruction": instruction, "proprio": _proprio()}
 
 
-def test_policy_and_bc_take_their_next_best_motion_in_a_state_they_were_in(make_model, vocabulary, tmp_path):
+def test_policy_and_bc_take_their_next_best_motion_in_a_state_they_were_in(make_model, vocabulary, tiny_bc_checkpoint):
     """The same observation three times: 'allow' repeats its motion, 'avoid' takes the best one not yet taken."""
-    from cliprt_agents.baselines.bc import BCAgent, BCConfig, train_bc
+    from cliprt_agents.baselines.bc import BCAgent
     from cliprt_agents.policy import CLIPRTPolicy
-    from cliprt_agents.synthetic import SyntheticMotionDataset
 
-    train_bc(
-        SyntheticMotionDataset(40, image_size=32, vocabulary=vocabulary, seed=0),
-        vocabulary,
-        BCConfig(image_size=32, channels=(8,), hidden=16, epochs=1),
-        tmp_path,
-        progress=False,
-    )
     view = _view(np.random.default_rng(0))
     for make in (
         lambda mode: CLIPRTPolicy(make_model(), vocabulary, revisits=mode),
-        lambda mode: BCAgent(tmp_path, revisits=mode),
+        lambda mode: BCAgent(tiny_bc_checkpoint, revisits=mode),
     ):
         allow, avoid = make("allow"), make("avoid")
         ranking = list(np.argsort(-allow.scores(view), kind="stable"))

@@ -222,12 +222,11 @@ def test_trace_reuses_the_scores_an_agent_kept_from_its_act(tmp_path):
     assert all(s["top"][0]["score"] == 1.0 and s["expert_rank"] == s["expert"] + 1 for s in trace["steps"])
 
 
-def test_learned_agents_keep_the_scores_behind_their_last_act(tmp_path):
+def test_learned_agents_keep_the_scores_behind_their_last_act(tiny_bc_checkpoint):
     """CLIP-RT (the shipped checkpoint) and BC: ``last_scores`` after act equals ``scores`` of the same batch."""
     from cliprt.demo.pipeline import SHIPPED_CHECKPOINT
-    from cliprt_agents.baselines.bc import BCAgent, BCConfig, train_bc
+    from cliprt_agents.baselines.bc import BCAgent
     from cliprt_agents.policy import load_policy
-    from cliprt_agents.synthetic import SyntheticMotionDataset
 
     rng = np.random.default_rng(0)
     view = {
@@ -236,14 +235,7 @@ def test_learned_agents_keep_the_scores_behind_their_last_act(tmp_path):
         "proprio": rng.normal(size=(2, 8)).astype(np.float32),
     }
     vocab = default_vocabulary()
-    train_bc(
-        SyntheticMotionDataset(40, image_size=32, vocabulary=vocab, seed=0),
-        vocab,
-        BCConfig(image_size=32, channels=(8,), hidden=16, epochs=1),
-        tmp_path,
-        progress=False,
-    )
-    for agent in (load_policy(SHIPPED_CHECKPOINT), BCAgent(tmp_path)):
+    for agent in (load_policy(SHIPPED_CHECKPOINT), BCAgent(tiny_bc_checkpoint)):
         assert agent.last_scores is None
         agent.reset(view["instruction"])
         agent.act(view)
