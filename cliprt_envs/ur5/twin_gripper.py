@@ -16,6 +16,7 @@ class TwinRobotiqServer:
         self.vars = {"ACT": 0, "GTO": 0, "POS": 0, "SPE": 255, "FOR": 150, "STA": 0, "OBJ": 3}
         self.commands: list[str] = []
         self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.1)  # here, not in the thread: a close() before the thread runs must not race it
         self.port = int(self._server.getsockname()[1])
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="twin-robotiq", daemon=True)
@@ -28,7 +29,6 @@ class TwinRobotiqServer:
         self._thread.join(timeout=2.0)
 
     def _serve(self) -> None:
-        self._server.settimeout(0.1)
         while not self._stop.is_set():
             try:
                 conn, _ = self._server.accept()

@@ -119,3 +119,20 @@ def test_the_real_pyrealsense2_lists_no_camera_quickly():
     with pytest.raises(ConnectionError, match="no RealSense camera found"):
         RealSenseCamera(CameraConfig()).open()  # the real module: no 15 s pipeline.start()
     assert time.perf_counter() - start < 5.0  # not the 15 s of pipeline.start()
+
+
+def test_the_twin_gripper_socket_closes_cleanly_however_soon():
+    """Closed right after it starts, the twin's Robotiq server thread must not touch a closed socket (a race once)."""
+    import threading
+
+    from cliprt_envs.ur5.twin_gripper import TwinRobotiqServer
+
+    errors: list[BaseException] = []
+    before = threading.excepthook
+    threading.excepthook = lambda args: errors.append(args.exc_value)
+    try:
+        for _ in range(100):
+            TwinRobotiqServer(twin=None).close()
+    finally:
+        threading.excepthook = before
+    assert errors == []
