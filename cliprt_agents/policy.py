@@ -381,6 +381,8 @@ class CLIPRTPlusPolicy(CLIPRTPolicy):
         if model.config.variant != "plus":
             raise ValueError("CLIPRTPlusPolicy needs a 'plus' model; use CLIPRTPolicy for motion models")
         super().__init__(model, vocabulary, **kwargs)
+        if self.revisits is not None:
+            raise ValueError("revisits='avoid' rules out motions; a CLIP-RT+ policy emits continuous deltas")
         k = model.config.chunk_size
         self.execute_steps = k if execute_steps is None else int(execute_steps)
         if not 1 <= self.execute_steps <= k:

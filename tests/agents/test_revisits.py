@@ -84,6 +84,13 @@ def test_policy_and_bc_take_their_next_best_motion_in_a_state_they_were_in(make_
         assert avoid.act(view) == ranking[0]
 
 
+def test_a_continuous_policy_refuses_it(make_model, vocabulary):
+    from cliprt_agents.policy import CLIPRTPlusPolicy
+
+    with pytest.raises(ValueError, match="continuous deltas"):
+        CLIPRTPlusPolicy(make_model("plus"), vocabulary, revisits="avoid")
+
+
 def test_agent_specs_take_the_option():
     from cliprt.demo.pipeline import SHIPPED_CHECKPOINT
 
