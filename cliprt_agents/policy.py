@@ -130,13 +130,11 @@ class CLIPRTPolicy:
         cache_size: int = 256,
         revisits: str = "allow",
     ) -> None:
-        from cliprt_agents.revisits import REVISIT_MODES, RevisitMemory
+        from cliprt_agents.revisits import revisit_memory
         from cliprt_agents.selection import MotionSelection
 
         self.selection = MotionSelection(selection, temperature)
-        if revisits not in REVISIT_MODES:
-            raise ValueError(f"revisits must be one of {REVISIT_MODES}, got {revisits!r}")
-        self.revisits = RevisitMemory() if revisits == "avoid" else None
+        self.revisits = revisit_memory(revisits)
         if precision not in ("fp32", "bf16", "fp16"):
             raise ValueError("precision must be fp32, bf16 or fp16")
         from cliprt_agents.devices import resolve_device

@@ -35,12 +35,20 @@ REVISIT_MODES = ("allow", "avoid")
 REVISIT_TOLERANCE = 3e-3
 
 
-def revisits_from_options(options: Mapping[str, Any]) -> str:
-    """The ``revisits`` mode an agent spec's options ask for ("allow" by default)."""
-    mode = str(options.get("revisits", "allow"))
+def _checked(mode: Any) -> str:
     if mode not in REVISIT_MODES:
         raise ValueError(f"revisits must be one of {REVISIT_MODES}, got {mode!r}")
     return mode
+
+
+def revisits_from_options(options: Mapping[str, Any]) -> str:
+    """The ``revisits`` mode an agent spec's options ask for ("allow" by default)."""
+    return _checked(str(options.get("revisits", "allow")))
+
+
+def revisit_memory(mode: str) -> RevisitMemory | None:
+    """What an agent keeps for ``revisits=mode``: a :class:`RevisitMemory` for "avoid", None for "allow"."""
+    return RevisitMemory() if _checked(mode) == "avoid" else None
 
 
 def arm_states(proprio: Any) -> np.ndarray:

@@ -36,7 +36,7 @@ from cliprt_agents.checkpoint import write_json_atomic
 from cliprt_agents.devices import resolve_device
 from cliprt_agents.image_shift import random_shift
 from cliprt_agents.preprocess import PreprocessSpec, preprocess_images
-from cliprt_agents.revisits import REVISIT_MODES, RevisitMemory, revisits_from_options
+from cliprt_agents.revisits import revisit_memory, revisits_from_options
 from cliprt_agents.selection import MotionSelection
 from cliprt_envs.motions import Vocabulary
 
@@ -315,10 +315,8 @@ class BCAgent:
 
         self.device = resolve_device(device)
         self.selection = selection or MotionSelection()
-        if revisits not in REVISIT_MODES:
-            raise ValueError(f"revisits must be one of {REVISIT_MODES}, got {revisits!r}")
         #: with ``revisits="avoid"``, the motions taken from each arm state this episode (:mod:`cliprt_agents.revisits`)
-        self.revisits = RevisitMemory() if revisits == "avoid" else None
+        self.revisits = revisit_memory(revisits)
         self.rng = np.random.default_rng(seed)
         #: ``scores`` of the observation(s) of the last :meth:`act`, ``(B, N)`` (None before the first)
         self.last_scores: np.ndarray | None = None
