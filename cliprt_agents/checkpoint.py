@@ -155,6 +155,10 @@ def model_config_dict(model: Any, vocabulary: Vocabulary, extra: dict[str, Any] 
         from cliprt_agents.sentence_tower import encoder_fingerprint, encoder_folder
 
         data["text_tower_fingerprint"] = encoder_fingerprint(encoder_folder(model.config.text_tower))
+    if getattr(model, "instruction_encoder", None) is not None:
+        from cliprt_agents.sentence_tower import encoder_fingerprint, encoder_folder
+
+        data["instruction_tower_fingerprint"] = encoder_fingerprint(encoder_folder(model.config.instruction_tower))
     if extra:
         data.update(extra)
     return data
@@ -168,7 +172,9 @@ def save_model(
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    if getattr(model, "text_cache", None) is None:
+    from cliprt_agents.sentence_tower import frozen_prefixes
+
+    if not frozen_prefixes(model):
         st_save_model(model, str(out / WEIGHTS_FILE), metadata={"format": FORMAT})
     else:
         from safetensors.torch import save_file
@@ -230,12 +236,13 @@ def load_model(
 
 def _trained_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """The state dict without a frozen sentence encoder (it comes from its own package) and without tied duplicates."""
-    from cliprt_agents.sentence_tower import FROZEN_PREFIX
+    from cliprt_agents.sentence_tower import frozen_prefixes
 
+    frozen = frozen_prefixes(model)
     tensors: dict[str, torch.Tensor] = {}
     seen: set[int] = set()
     for key, value in model.state_dict().items():
-        if key.startswith(FROZEN_PREFIX) or value.data_ptr() in seen:
+        if key.startswith(frozen) or value.data_ptr() in seen:
             continue
         seen.add(value.data_ptr())
         tensors[key] = value.detach().cpu().contiguous()
@@ -244,27 +251,28 @@ def _trained_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 def _check_text_tower(config: ModelConfig, data: dict[str, Any], model_dir: Path) -> None:
     """A checkpoint trained on one sentence encoder refuses another (its projection would be meaningless)."""
-    saved = data.get("text_tower_fingerprint")
-    if config.text_tower == "own" or saved is None:
-        return
     from cliprt_agents.sentence_tower import encoder_fingerprint, encoder_folder
 
-    installed = encoder_fingerprint(encoder_folder(config.text_tower))
-    if installed != saved:
-        raise CheckpointError(
-            f"{str(model_dir)!r} was trained on text tower {config.text_tower!r} with weights {saved}, but the "
-            f"installed one has {installed}; install the encoder it was trained with"
-        )
+    for what, tower, default in (("text", config.text_tower, "own"), ("instruction", config.instruction_tower, "same")):
+        saved = data.get(f"{what}_tower_fingerprint")
+        if tower == default or saved is None:
+            continue
+        installed = encoder_fingerprint(encoder_folder(tower))
+        if installed != saved:
+            raise CheckpointError(
+                f"{str(model_dir)!r} was trained on {what} tower {tower!r} with weights {saved}, but the "
+                f"installed one has {installed}; install the encoder it was trained with"
+            )
 
 
 def load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], source: Path) -> None:
     """Load ``state`` into ``model``; any tensor missing, unexpected or of another shape is an error."""
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
-    if getattr(model, "text_cache", None) is not None:
-        from cliprt_agents.sentence_tower import FROZEN_PREFIX
+    from cliprt_agents.sentence_tower import frozen_prefixes
 
-        missing = [k for k in missing if not k.startswith(FROZEN_PREFIX)]
+    frozen = frozen_prefixes(model)
+    missing = [k for k in missing if not k.startswith(frozen)] if frozen else missing
     # safetensors' save_model drops tied duplicates; those come back through the tie.
     missing = [k for k in missing if not _is_tied(model, k, state)]
     unexpected = [k for k in state if k not in expected]

@@ -127,11 +127,29 @@ class ModelConfig:
         },
     )
 
-    def __post_init__(self) -> None:
+    instruction_tower: str = field(
+        default="same",
+        metadata={
+            "help": "'same' (prompts go through the text tower, as in the paper), or 'minilm' / a folder: prompts go "
+            "through that frozen sentence encoder with a trained projection while motion texts keep the text "
+            "tower (instructions phrased in ways never trained on stay close to known ones)"
+        },
+    )
+
+    def _check_towers(self) -> None:
         if not str(self.text_tower).strip():
             raise ValueError("text_tower must be 'own', 'minilm' or a folder")
+        if not str(self.instruction_tower).strip():
+            raise ValueError("instruction_tower must be 'same', 'minilm' or a folder")
+        if self.instruction_tower != "same" and self.text_tower != "own":
+            raise ValueError(
+                f"text_tower {self.text_tower!r} already encodes the instructions; instruction_tower must stay 'same'"
+            )
         if self.text_tower != "own" and self.variant != "language":
             raise ValueError(f"a sentence-encoder text tower ({self.text_tower!r}) works with the 'language' variant only")
+
+    def __post_init__(self) -> None:
+        self._check_towers()
         if self.fusion not in FUSIONS:
             raise ValueError(f"unknown fusion {self.fusion!r}; choose from {FUSIONS}")
         if self.variant not in VARIANTS:

@@ -175,11 +175,16 @@ class MotionBatchCollator:
     action_scale: torch.Tensor | None = None
     vocabulary_tokens: torch.Tensor | None = None  # every motion's token row (the whole-vocabulary loss)
     proprio: bool = False  # batches carry each sample's proprioception (ModelConfig.proprio)
+    prompt_tokenizer: Any = None  # a separate instruction encoder's tokenizer (default: ``tokenizer``)
     token_rows: Any = field(default=None, compare=False, repr=False)  # texts -> token rows
+    prompt_token_rows: Any = field(default=None, compare=False, repr=False)  # prompts -> token rows
 
     def __post_init__(self) -> None:
         if self.token_rows is None:
             object.__setattr__(self, "token_rows", TokenRowCache(self.tokenizer))
+        if self.prompt_token_rows is None:
+            separate = self.prompt_tokenizer is not None and self.prompt_tokenizer is not self.tokenizer
+            object.__setattr__(self, "prompt_token_rows", TokenRowCache(self.prompt_tokenizer) if separate else self.token_rows)
 
     def __call__(self, items: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
         if not items:
@@ -190,7 +195,7 @@ class MotionBatchCollator:
             raise KeyError(f"training samples lack {missing}; a sample needs {list(needed)}")
         images = preprocess_images([np.asarray(it["image"]) for it in items], self.preprocess)
         prompts = [format_prompt(it["instruction"], self.prompt_template) for it in items]
-        prompt_tokens, prompt_index = unique_tokens(self.token_rows, prompts)
+        prompt_tokens, prompt_index = unique_tokens(self.prompt_token_rows, prompts)
         motion_ids = torch.tensor([int(it["motion_id"]) for it in items], dtype=torch.long)
         if self.motion_token_table is not None:
             n = self.motion_token_table.shape[0]
@@ -245,6 +250,7 @@ def collator_for(
     plus = cfg.variant == "plus" if with_chunks is None else with_chunks
     return MotionBatchCollator(
         tokenizer=model.tokenizer,
+        prompt_tokenizer=model.prompt_tokenizer,
         preprocess=model.preprocess,
         prompt_template=cfg.prompt_template,
         motion_token_table=table,

@@ -220,6 +220,7 @@ class CLIPRT(nn.Module):
         embed_dim: int,
         action_token_ids: Sequence[int] | None = None,
         action_scale: torch.Tensor | None = None,
+        instruction_encoder: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.config = config
@@ -232,6 +233,9 @@ class CLIPRT(nn.Module):
         self.decoder: ActionDecoder | None = None
         self.proprio_encoder = ProprioEncoder(embed_dim) if config.proprio else None
         self.text_cache: Any = None  # a frozen sentence encoder's pooled features (sentence_tower.py)
+        # Prompts through their own frozen sentence encoder (ModelConfig.instruction_tower), motions through clip's text tower.
+        self.instruction_encoder = instruction_encoder
+        self.prompt_tokenizer = instruction_encoder.tokenizer if instruction_encoder is not None else tokenizer
         if config.text_tower != "own":
             from cliprt_agents.sentence_tower import PooledFeatureCache, freeze
 
@@ -279,6 +283,12 @@ class CLIPRT(nn.Module):
 
             return encode_with_cache(self.clip.text, tokens, self.text_cache)
         return encode_text_trimmed(self.clip, tokens)
+
+    def encode_prompt(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Prompt embeddings, from rows of :attr:`prompt_tokenizer` (the instruction encoder's, or the text tower's)."""
+        if self.instruction_encoder is not None:
+            return self.instruction_encoder(tokens)
+        return self.encode_text(tokens)
 
     def context(self, image_emb: torch.Tensor, prompt_emb: torch.Tensor) -> torch.Tensor:
         """The unit context vector that motions are scored against (``ModelConfig.fusion``)."""
@@ -328,7 +338,7 @@ class CLIPRT(nn.Module):
         motion text that is a vocabulary row takes that row's embedding.
         """
         image_emb = self.encode_observation(images, proprio)
-        prompt_emb = self.encode_text(prompt_tokens)[prompt_index]
+        prompt_emb = self.encode_prompt(prompt_tokens)[prompt_index]
         out = {"context": self.context(image_emb, prompt_emb), "logit_scale": self.logit_scale()}
         vocab_emb = None
         if vocabulary_tokens is not None:
@@ -378,6 +388,11 @@ def build_model(
             list(action_token_ids) if action_token_ids is not None else pick_action_tokens(tokenizer, len(vocabulary), vocab_size)
         )
     scale = action_scale_for(vocabulary, config.action_indices) if config.variant == "plus" else None
+    instruction_encoder = None
+    if config.instruction_tower != "same":
+        from cliprt_agents.sentence_tower import InstructionEncoder, encoder_folder
+
+        instruction_encoder = InstructionEncoder(encoder_folder(config.instruction_tower), embed_dim)
     return CLIPRT(
         config,
         clip,
@@ -387,6 +402,7 @@ def build_model(
         embed_dim=embed_dim,
         action_token_ids=token_ids,
         action_scale=scale,
+        instruction_encoder=instruction_encoder,
     )
 
 

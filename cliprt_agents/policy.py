@@ -208,9 +208,9 @@ class CLIPRTPolicy:
         missing = list(OrderedDict.fromkeys(s for s in instructions if s not in self._prompt_cache))
         if missing:
             prompts = [format_prompt(s, self.model.config.prompt_template) for s in missing]
-            tokens = self.model.tokenizer(prompts).to(self.device)
+            tokens = self.model.prompt_tokenizer(prompts).to(self.device)
             with self._autocast():
-                emb = self.model.encode_text(tokens).float()
+                emb = self.model.encode_prompt(tokens).float()
             for s, e in zip(missing, emb):
                 self._prompt_cache[s] = e
         for s in instructions:

@@ -42,10 +42,22 @@ MINILM = "minilm"
 CONTEXT_LENGTH = 64
 #: State-dict prefix of the frozen encoder inside :class:`cliprt_agents.model.CLIPRT` (left out of checkpoints).
 FROZEN_PREFIX = "clip.text.transformer."
+#: The same for a separate instruction encoder (``ModelConfig.instruction_tower``).
+INSTRUCTION_FROZEN_PREFIX = "instruction_encoder.text.transformer."
+#: ``ModelConfig.instruction_tower`` value for "prompts go through the text tower" (the paper).
+SAME_AS_TEXT_TOWER = "same"
 
 
 def uses_sentence_tower(text_tower: str) -> bool:
     return text_tower != OWN_TEXT_TOWER
+
+
+def frozen_prefixes(model: nn.Module) -> tuple[str, ...]:
+    """State-dict prefixes of the frozen sentence encoders inside a CLIP-RT model (left out of its checkpoints)."""
+    prefixes = (FROZEN_PREFIX,) if getattr(model, "text_cache", None) is not None else ()
+    if getattr(model, "instruction_encoder", None) is not None:
+        prefixes += (INSTRUCTION_FROZEN_PREFIX,)
+    return prefixes
 
 
 def encoder_folder(text_tower: str) -> Path:
@@ -164,3 +176,33 @@ def encode_with_cache(text: nn.Module, tokens: torch.Tensor, cache: PooledFeatur
     """``text(tokens)`` for open_clip's ``HFTextEncoder`` with a frozen transformer, via ``cache``."""
     pooled = cache.pooled(text, tokens)
     return text.proj(pooled.to(next(text.proj.parameters()).dtype))
+
+
+class InstructionEncoder(nn.Module):
+    """A frozen sentence encoder with a trained projection, for the prompts only (motions keep the text tower).
+
+    The text tower has to tell "left" from "right" in the motion texts, which
+    a tower trained on them learns well and a frozen sentence encoder hardly
+    represents (cosine 0.99). Instructions are the opposite: what matters is
+    that "put the block in the bin" and "drop the cube into the bin" land on
+    the same context, which a sentence encoder trained on paraphrase already
+    gives. This module encodes prompts with such an encoder (open_clip's
+    ``HFTextEncoder``, mean-pooled, MLP projection to ``output_dim``), the
+    pooled features cached as in :class:`PooledFeatureCache`.
+    """
+
+    def __init__(self, folder: Path, output_dim: int) -> None:
+        super().__init__()
+        from open_clip.hf_model import HFTextEncoder
+
+        cfg = open_clip_text_cfg(folder)
+        with quiet_loading():
+            self.text = HFTextEncoder(
+                str(folder), output_dim, pooler_type=cfg["hf_pooler_type"], proj_type=cfg["hf_proj_type"], pretrained=True
+            )
+        freeze(self.text)
+        self.cache = PooledFeatureCache()
+        self.tokenizer = make_tokenizer(folder)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return encode_with_cache(self.text, tokens, self.cache)

@@ -358,8 +358,9 @@ class Trainer:
     def _init_weights(self, model: CLIPRT) -> None:
         source, _ = load_model(self.init_from, vocabulary=self.vocabulary, allow_new_vocabulary=True)
         missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
-        # New parts start fresh: CLIP-RT+'s decoder, and the proprioception encoder (zero output at start)
-        fresh = ("decoder.", "action_scale", "proprio_encoder.")
+        # New parts start fresh: CLIP-RT+'s decoder, the proprioception encoder (zero output at start),
+        # and an instruction encoder's projection (the frozen encoder itself comes from its package)
+        fresh = ("decoder.", "action_scale", "proprio_encoder.", "instruction_encoder.")
         if unexpected or [k for k in missing if not k.startswith(fresh)]:
             raise CheckpointError(
                 f"--init-from {self.init_from}: its architecture differs from --model {self.model_config.backbone}"
