@@ -361,6 +361,11 @@ class Trainer:
         # New parts start fresh: CLIP-RT+'s decoder, the proprioception encoder (zero output at start),
         # and an instruction encoder's projection (the frozen encoder itself comes from its package)
         fresh = ("decoder.", "action_scale", "proprio_encoder.", "instruction_encoder.")
+        if any(k.startswith("instruction_encoder.") for k in unexpected):
+            raise CheckpointError(
+                f"--init-from {self.init_from}: it encodes instructions with --instruction-tower "
+                f"{source.config.instruction_tower}; pass the same (now {self.model_config.instruction_tower!r})"
+            )
         if unexpected or [k for k in missing if not k.startswith(fresh)]:
             raise CheckpointError(
                 f"--init-from {self.init_from}: its architecture differs from --model {self.model_config.backbone}"

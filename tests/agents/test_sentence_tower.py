@@ -223,3 +223,16 @@ def test_instruction_tower_checkpoints_without_the_encoder_and_start_from_a_plai
         load_model(result.model_dir)
     with pytest.raises(ValueError, match="already encodes the instructions"):
         ModelConfig(backbone=TINY_CONV_MODEL, text_tower="minilm", instruction_tower="minilm")
+
+
+def test_starting_a_plain_model_from_an_instruction_tower_checkpoint_says_what_to_pass(tmp_path, vocabulary):
+    from cliprt_agents.checkpoint import CheckpointError, save_model
+    from cliprt_agents.model import build_model
+    from cliprt_agents.synthetic import SyntheticMotionDataset
+    from cliprt_agents.train import train
+
+    save_model(build_model(instruction_config(), vocabulary), tmp_path / "it", vocabulary)
+    config = TrainConfig(max_steps=1, batch_size=8, warmup_steps=1, num_workers=0, val_every=1, progress=False)
+    plain = ModelConfig(backbone=TINY_CONV_MODEL, pretrained=None, fusion="product")
+    with pytest.raises(CheckpointError, match="--instruction-tower minilm; pass the same"):
+        train(plain, config, SyntheticMotionDataset(16, seed=1, image_size=64), tmp_path / "run", init_from=tmp_path / "it")
