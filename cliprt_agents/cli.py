@@ -45,7 +45,7 @@ _REQUIRED_DATA = ("--data", "--collect-sim", "--synthetic")
 def register(sub: argparse._SubParsersAction) -> None:
     from cliprt_agents.baselines.configs import BCConfig
     from cliprt_agents.config import ModelConfig, TrainConfig
-    from cliprt_agents.flags import add_config_flags
+    from cliprt_agents.flags import StoreGiven, add_config_flags
 
     p = sub.add_parser(
         "train",
@@ -60,6 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_config_flags(m, ModelConfig)
     m.add_argument(
         "--action-dims",
+        action=StoreGiven,
         type=int,
         choices=(7, 8),
         default=7,
@@ -160,7 +161,36 @@ def _configs(args: argparse.Namespace) -> tuple[Any, Any]:
     from cliprt_agents.flags import config_from_flags
 
     model_config = config_from_flags(ModelConfig, args, action_indices=SEVEN_DOF_INDICES if args.action_dims == 7 else ALL_DIMS)
-    return model_config, config_from_flags(TrainConfig, args)
+    return inherit_model_config(model_config, args), config_from_flags(TrainConfig, args)
+
+
+def inherit_model_config(config: Any, args: argparse.Namespace) -> Any:
+    """With ``--init-from``, the model settings whose flags were not given are the checkpoint's own.
+
+    So ``cliprt train --init-from cliprt-ur5sim-v3 ...`` fine-tunes that
+    model as it is (its backbone, image size, fusion, towers) and a flag that
+    is given (``--variant action_tokens``) changes one setting. Open_clip
+    weights are not loaded (the checkpoint holds them).
+    """
+    init_from = getattr(args, "init_from", None)
+    if init_from is None:
+        return config
+    import dataclasses
+    import os
+
+    from cliprt_agents.checkpoint import read_config, resolve_model_dir
+    from cliprt_agents.config import ModelConfig
+    from cliprt_agents.flags import given_flags
+
+    saved = ModelConfig.from_dict(read_config(resolve_model_dir(init_from))["model"])
+    given = given_flags(args) | ({"action_indices"} if "action_dims" in given_flags(args) else set())
+    values = {f.name: getattr(config if f.name in given else saved, f.name) for f in dataclasses.fields(ModelConfig)}
+    values["pretrained"] = None
+    inherited = {k: v for k, v in values.items() if v != getattr(config, k) and k != "pretrained"}
+    if inherited and int(os.environ.get("RANK", "0")) == 0:
+        settings = ", ".join(f"{k}={v!r}" for k, v in inherited.items())
+        print(f"note: model settings from --init-from {init_from}: {settings}", file=sys.stderr, flush=True)
+    return dataclasses.replace(config, **values)
 
 
 #: Seconds a torchrun rank other than 0 waits, after an error, for rank 0 to report the same error.

@@ -34,6 +34,43 @@ def cli_fields(cls: type) -> list[dataclasses.Field]:
     return out
 
 
+#: Attribute of a parsed namespace that holds the dests of the flags given on the command line.
+GIVEN_ATTR = "_flags_given"
+
+
+def _mark_given(namespace: argparse.Namespace, dest: str) -> None:
+    given = getattr(namespace, GIVEN_ATTR, None)
+    if given is None:
+        given = set()
+        setattr(namespace, GIVEN_ATTR, given)
+    given.add(dest)
+
+
+class StoreGiven(argparse._StoreAction):
+    """argparse's ``store`` that also records that the flag was given (see :func:`given_flags`)."""
+
+    def __call__(self, parser: Any, namespace: argparse.Namespace, values: Any, option_string: Any = None) -> None:
+        super().__call__(parser, namespace, values, option_string)
+        _mark_given(namespace, self.dest)
+
+
+class _StoreTrueGiven(argparse._StoreTrueAction):
+    def __call__(self, parser: Any, namespace: argparse.Namespace, values: Any, option_string: Any = None) -> None:
+        super().__call__(parser, namespace, values, option_string)
+        _mark_given(namespace, self.dest)
+
+
+class _StoreFalseGiven(argparse._StoreFalseAction):
+    def __call__(self, parser: Any, namespace: argparse.Namespace, values: Any, option_string: Any = None) -> None:
+        super().__call__(parser, namespace, values, option_string)
+        _mark_given(namespace, self.dest)
+
+
+def given_flags(args: argparse.Namespace) -> frozenset[str]:
+    """The dests of the config flags given on the command line (not left at their defaults)."""
+    return frozenset(getattr(args, GIVEN_ATTR, ()))
+
+
 def _default(f: dataclasses.Field) -> Any:
     if "cli_default" in f.metadata:
         return f.metadata["cli_default"]
@@ -81,7 +118,7 @@ def add_config_flags(
         options: dict[str, Any] = {"dest": dest_prefix + f.name, "help": f.metadata["help"]}
         names = [flag_name(f.name)]
         if kind is bool:
-            options["action"] = "store_false" if default else "store_true"
+            options["action"] = _StoreFalseGiven if default else _StoreTrueGiven
             options["default"] = default
             if default:  # the flag turns the field off
                 names = [flag_name(f"no_{f.name}")]
@@ -101,7 +138,7 @@ def add_config_flags(
             options["default"] = default
         if "choices" not in options:  # help shows the field's name, not the prefixed dest
             options["metavar"] = {int: "N", float: "X"}.get(kind, f.name.upper())
-        parser.add_argument(*names, *f.metadata.get("flags", ()), **options)
+        parser.add_argument(*names, *f.metadata.get("flags", ()), action=StoreGiven, **options)
 
 
 def config_from_flags(cls: type, args: argparse.Namespace, *, dest_prefix: str = "", **extra: Any) -> Any:

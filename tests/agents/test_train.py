@@ -197,6 +197,26 @@ def test_init_from_keeps_the_checkpoints_weights_and_preprocessing(tmp_path, mak
     assert torch.allclose(model.clip.visual.conv1.weight, source.clip.visual.conv1.weight, atol=1e-6)
 
 
+def test_cli_init_from_takes_the_checkpoints_model_settings_unless_a_flag_changes_one(tmp_path, capsys, vocabulary):
+    """``cliprt train --init-from CKPT`` fine-tunes CKPT's model as it is; a flag that is given still wins."""
+    from cliprt.cli import main
+    from cliprt_agents.checkpoint import read_config, save_model
+    from cliprt_agents.config import TINY_CONV_MODEL
+    from cliprt_agents.model import build_model
+
+    saved = ModelConfig(backbone=TINY_CONV_MODEL, pretrained=None, image_size=48, fusion="product")
+    save_model(build_model(saved, vocabulary), tmp_path / "ckpt", vocabulary)
+    common = ["--synthetic", "16", "--max-steps", "1", "--batch-size", "8", "--workers", "0", "--no-progress"]
+    assert main(["train", "--init-from", str(tmp_path / "ckpt"), *common, "--out", str(tmp_path / "a")]) == 0
+    assert "model settings from --init-from" in capsys.readouterr().err
+    model = read_config(tmp_path / "a" / "model")["model"]
+    settings = (model["backbone"], model["image_size"], model["fusion"], model["pretrained"])
+    assert settings == (TINY_CONV_MODEL, 48, "product", None)
+    args = ["train", "--init-from", str(tmp_path / "ckpt"), "--fusion", "sum", *common, "--out", str(tmp_path / "b")]
+    assert main(args) == 0
+    assert read_config(tmp_path / "b" / "model")["model"]["fusion"] == "sum"
+
+
 def _one_error_line(err: str) -> str:
     """The single line cliprt prints for a user error (no traceback)."""
     lines = [line for line in err.splitlines() if line.strip()]
