@@ -14,6 +14,21 @@ from cliprt_agents.config import TINY_CONV_MODEL, ModelConfig, TrainConfig
 from cliprt_agents.sentence_tower import FROZEN_PREFIX, encoder_folder
 
 
+def saved_keys(model_dir) -> list[str]:
+    from safetensors import safe_open
+
+    with safe_open(str(model_dir / "model.safetensors"), "pt") as f:
+        return list(f.keys())
+
+
+def spoil_fingerprint(model_dir, key: str) -> None:
+    """Make the checkpoint claim it was trained on other encoder weights."""
+    cfg_path = model_dir / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg[key] = "0" * 16
+    cfg_path.write_text(json.dumps(cfg))
+
+
 def minilm_config(**kwargs) -> ModelConfig:
     return ModelConfig(backbone=TINY_CONV_MODEL, pretrained=None, text_tower="minilm", fusion="product", **kwargs)
 
@@ -65,10 +80,7 @@ def test_checkpoint_leaves_the_encoder_out_loads_and_refuses_another_encoder(tmp
     data = SyntheticMotionDataset(64, seed=1, image_size=64)
     config = TrainConfig(max_steps=4, batch_size=8, warmup_steps=1, num_workers=0, val_every=4, progress=False)
     result = train(minilm_config(), config, data, tmp_path / "run")
-    from safetensors import safe_open
-
-    with safe_open(str(result.model_dir / "model.safetensors"), "pt") as f:
-        keys = list(f.keys())
+    keys = saved_keys(result.model_dir)
     assert keys and not any(k.startswith(FROZEN_PREFIX) for k in keys)
     assert (result.model_dir / "model.safetensors").stat().st_size < 20 * 2**20  # MiniLM alone is 87 MiB
     loaded, _ = load_model(result.model_dir)
@@ -76,10 +88,7 @@ def test_checkpoint_leaves_the_encoder_out_loads_and_refuses_another_encoder(tmp
     with torch.no_grad():
         out = loaded.encode_image(images)
     assert out.shape == (2, loaded.embed_dim)
-    cfg_path = result.model_dir / "config.json"
-    cfg = json.loads(cfg_path.read_text())
-    cfg["text_tower_fingerprint"] = "0" * 16
-    cfg_path.write_text(json.dumps(cfg))
+    spoil_fingerprint(result.model_dir, "text_tower_fingerprint")
     with pytest.raises(CheckpointError, match="install the encoder it was trained with"):
         load_model(result.model_dir)
 
@@ -209,16 +218,10 @@ def test_instruction_tower_checkpoints_without_the_encoder_and_start_from_a_plai
     with torch.no_grad():
         torch.testing.assert_close(loaded.encode_image(images), plain.encode_image(images), atol=1e-5, rtol=0)
         torch.testing.assert_close(loaded.encode_text(motions), plain.encode_text(motions), atol=1e-5, rtol=0)
-    from safetensors import safe_open
-
-    with safe_open(str(result.model_dir / "model.safetensors"), "pt") as f:
-        keys = list(f.keys())
+    keys = saved_keys(result.model_dir)
     assert any(k.startswith("instruction_encoder.text.proj") for k in keys)
     assert not any(k.startswith(INSTRUCTION_FROZEN_PREFIX) for k in keys)
-    cfg_path = result.model_dir / "config.json"
-    cfg = json.loads(cfg_path.read_text())
-    cfg["instruction_tower_fingerprint"] = "0" * 16
-    cfg_path.write_text(json.dumps(cfg))
+    spoil_fingerprint(result.model_dir, "instruction_tower_fingerprint")
     with pytest.raises(CheckpointError, match="instruction tower 'minilm'"):
         load_model(result.model_dir)
     with pytest.raises(ValueError, match="already encodes the instructions"):
