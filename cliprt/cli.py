@@ -46,6 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:  # bad input: one line, no traceback
         print(f"cliprt {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except ImportError as exc:  # a missing extra: its message says what to install
+        if "pip install" not in str(exc):
+            raise
+        print(f"cliprt {args.command}: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"cliprt {args.command}: interrupted", file=sys.stderr)
         return 130

