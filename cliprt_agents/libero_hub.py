@@ -195,7 +195,7 @@ def chunk_predictor(hub_model: LiberoHubModel, *, device: str | torch.device = "
         pixels = preprocess_images(authors_view(np.asarray(observation["image"])), model.preprocess, device=target)
         prompts = [format_prompt(s, model.config.prompt_template) for s in observation["instruction"]]
         image = F.normalize(model.encode_image(pixels).float(), dim=-1)
-        text = F.normalize(model.encode_text(model.tokenizer(prompts).to(target)).float(), dim=-1)
+        text = F.normalize(model.encode_prompt(model.prompt_tokenizer(prompts).to(target)).float(), dim=-1)
         chunk = model.decode_actions(image, text).float()
         return np.clip(chunk.cpu().numpy(), -1.0, 1.0)
 
