@@ -183,7 +183,9 @@ def inherit_model_config(config: Any, args: argparse.Namespace) -> Any:
     from cliprt_agents.flags import given_flags
 
     saved = ModelConfig.from_dict(read_config(resolve_model_dir(init_from))["model"])
-    given = given_flags(args) | ({"action_indices"} if "action_dims" in given_flags(args) else set())
+    given = set(given_flags(args))
+    if "action_dims" in given:  # --action-dims sets action_indices
+        given.add("action_indices")
     values = {f.name: getattr(config if f.name in given else saved, f.name) for f in dataclasses.fields(ModelConfig)}
     values["pretrained"] = None
     inherited = {k: v for k, v in values.items() if v != getattr(config, k) and k != "pretrained"}

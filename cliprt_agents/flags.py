@@ -46,24 +46,24 @@ def _mark_given(namespace: argparse.Namespace, dest: str) -> None:
     given.add(dest)
 
 
-class StoreGiven(argparse._StoreAction):
-    """argparse's ``store`` that also records that the flag was given (see :func:`given_flags`)."""
+class _RecordsGiven:
+    """Mixed into an argparse action: after storing, record that the flag was given (see :func:`given_flags`)."""
 
     def __call__(self, parser: Any, namespace: argparse.Namespace, values: Any, option_string: Any = None) -> None:
-        super().__call__(parser, namespace, values, option_string)
-        _mark_given(namespace, self.dest)
+        super().__call__(parser, namespace, values, option_string)  # type: ignore[misc]
+        _mark_given(namespace, self.dest)  # type: ignore[attr-defined]
 
 
-class _StoreTrueGiven(argparse._StoreTrueAction):
-    def __call__(self, parser: Any, namespace: argparse.Namespace, values: Any, option_string: Any = None) -> None:
-        super().__call__(parser, namespace, values, option_string)
-        _mark_given(namespace, self.dest)
+class StoreGiven(_RecordsGiven, argparse._StoreAction):
+    """argparse's ``store`` that also records that the flag was given."""
 
 
-class _StoreFalseGiven(argparse._StoreFalseAction):
-    def __call__(self, parser: Any, namespace: argparse.Namespace, values: Any, option_string: Any = None) -> None:
-        super().__call__(parser, namespace, values, option_string)
-        _mark_given(namespace, self.dest)
+class _StoreTrueGiven(_RecordsGiven, argparse._StoreTrueAction):
+    pass
+
+
+class _StoreFalseGiven(_RecordsGiven, argparse._StoreFalseAction):
+    pass
 
 
 def given_flags(args: argparse.Namespace) -> frozenset[str]:
