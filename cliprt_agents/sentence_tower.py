@@ -44,8 +44,6 @@ CONTEXT_LENGTH = 64
 FROZEN_PREFIX = "clip.text.transformer."
 #: The same for a separate instruction encoder (``ModelConfig.instruction_tower``).
 INSTRUCTION_FROZEN_PREFIX = "instruction_encoder.text.transformer."
-#: ``ModelConfig.instruction_tower`` value for "prompts go through the text tower" (the paper).
-SAME_AS_TEXT_TOWER = "same"
 
 
 def uses_sentence_tower(text_tower: str) -> bool:
