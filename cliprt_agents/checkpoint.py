@@ -151,14 +151,11 @@ def model_config_dict(model: Any, vocabulary: Vocabulary, extra: dict[str, Any] 
         "vocabulary": vocabulary.to_dict(),
         "action_token_ids": model.action_token_ids,
     }
-    if getattr(model, "text_cache", None) is not None:  # a frozen sentence encoder, left out of the weights file
+    if _sentence_towers(model.config):  # frozen sentence encoders, left out of the weights file
         from cliprt_agents.sentence_tower import encoder_fingerprint, encoder_folder
 
-        data["text_tower_fingerprint"] = encoder_fingerprint(encoder_folder(model.config.text_tower))
-    if getattr(model, "instruction_encoder", None) is not None:
-        from cliprt_agents.sentence_tower import encoder_fingerprint, encoder_folder
-
-        data["instruction_tower_fingerprint"] = encoder_fingerprint(encoder_folder(model.config.instruction_tower))
+        for what, tower in _sentence_towers(model.config):
+            data[f"{what}_tower_fingerprint"] = encoder_fingerprint(encoder_folder(tower))
     if extra:
         data.update(extra)
     return data
@@ -249,13 +246,19 @@ def _trained_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return tensors
 
 
+def _sentence_towers(config: ModelConfig) -> list[tuple[str, str]]:
+    """``(what, tower)`` for each frozen sentence encoder of ``config``: its text tower, its instruction tower."""
+    towers = (("text", config.text_tower, "own"), ("instruction", config.instruction_tower, "same"))
+    return [(what, tower) for what, tower, default in towers if tower != default]
+
+
 def _check_text_tower(config: ModelConfig, data: dict[str, Any], model_dir: Path) -> None:
     """A checkpoint trained on one sentence encoder refuses another (its projection would be meaningless)."""
     from cliprt_agents.sentence_tower import encoder_fingerprint, encoder_folder
 
-    for what, tower, default in (("text", config.text_tower, "own"), ("instruction", config.instruction_tower, "same")):
+    for what, tower in _sentence_towers(config):
         saved = data.get(f"{what}_tower_fingerprint")
-        if tower == default or saved is None:
+        if saved is None:
             continue
         installed = encoder_fingerprint(encoder_folder(tower))
         if installed != saved:
@@ -272,7 +275,7 @@ def load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], source: P
     from cliprt_agents.sentence_tower import frozen_prefixes
 
     frozen = frozen_prefixes(model)
-    missing = [k for k in missing if not k.startswith(frozen)] if frozen else missing
+    missing = [k for k in missing if not k.startswith(frozen)]
     # safetensors' save_model drops tied duplicates; those come back through the tie.
     missing = [k for k in missing if not _is_tied(model, k, state)]
     unexpected = [k for k in state if k not in expected]
