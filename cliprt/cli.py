@@ -13,6 +13,8 @@ import importlib
 import os
 import sys
 
+from cliprt_envs.errors import MissingExtraError
+
 COMMAND_MODULES: tuple[str, ...] = (
     "cliprt_envs.cli",
     "cliprt_envs.ur5.cli",
@@ -46,9 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:  # bad input: one line, no traceback
         print(f"cliprt {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except ImportError as exc:  # a missing extra: its message says what to install
-        if "pip install" not in str(exc):
-            raise
+    except MissingExtraError as exc:  # its message says what to install
         print(f"cliprt {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -203,13 +203,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     import os
     import time
 
-    from cliprt_agents.errors import MissingDependencyError
+    from cliprt_envs.errors import MissingExtraError
 
     _check_required(args)
     try:
         try:
             return _train(args)
-        except MissingDependencyError as exc:
+        except MissingExtraError as exc:
             raise ValueError(str(exc)) from None
     except (ValueError, FileNotFoundError) as exc:
         # Under torchrun every process meets the same bad option or missing file. Rank 0 says it once

@@ -6,6 +6,8 @@ traceback (ValueError, FileNotFoundError).
 
 from __future__ import annotations
 
+from cliprt_envs.errors import MissingExtraError
+
 
 class CheckpointError(ValueError):
     """A checkpoint that is missing, damaged, or does not fit the model asked for."""
@@ -19,7 +21,7 @@ class PretrainedWeightsUnavailableError(FileNotFoundError):
     """open_clip weights that are neither on this machine nor downloadable right now."""
 
 
-class MissingDependencyError(ImportError):
+class MissingDependencyError(MissingExtraError):
     """An optional dependency (an extra) is not installed."""
 
 

@@ -37,7 +37,9 @@ import numpy as np
 try:
     from torch.utils.data import Dataset
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError('cliprt_data.datasets needs torch; install it with: pip install "cliprt[clip]"') from exc
+    from cliprt_envs.errors import MissingExtraError
+
+    raise MissingExtraError('cliprt_data.datasets needs torch; install it with: pip install "cliprt[clip]"') from exc
 
 from cliprt_data.storage import DatasetInfo, DatasetReader, check_dataset, resolve_dataset_path
 from cliprt_envs.motions import Vocabulary

@@ -84,7 +84,9 @@ def make_metaworld_env(
     try:
         import metaworld  # noqa: F401  (registers Meta-World/MT1)
     except ImportError as exc:
-        raise ImportError(f'Meta-World is not installed: pip install "cliprt[roboclip]" ({exc})') from exc
+        from cliprt_envs.errors import MissingExtraError
+
+        raise MissingExtraError(f'Meta-World is not installed: pip install "cliprt[roboclip]" ({exc})') from exc
     if camera not in CAMERAS:
         raise ValueError(f"unknown Meta-World camera {camera!r}; choose one of {', '.join(CAMERAS)}")
     kwargs: dict[str, Any] = (

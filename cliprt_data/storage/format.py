@@ -103,7 +103,9 @@ def require(module: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError as exc:  # pragma: no cover - exercised only without the extra
-        raise ImportError(f"{module} is needed to read and write datasets; {_INSTALL_HINT}") from exc
+        from cliprt_envs.errors import MissingExtraError
+
+        raise MissingExtraError(f"{module} is needed to read and write datasets; {_INSTALL_HINT}") from exc
 
 
 # -- metadata ------------------------------------------------------------------

@@ -61,7 +61,9 @@ def load_realsense() -> Any:
     try:
         import pyrealsense2
     except ImportError as exc:
-        raise ImportError(f"the RealSense camera needs pyrealsense2 ({exc}); {UR5_EXTRA}") from None
+        from cliprt_envs.errors import MissingExtraError
+
+        raise MissingExtraError(f"the RealSense camera needs pyrealsense2 ({exc}); {UR5_EXTRA}") from None
     return pyrealsense2
 
 

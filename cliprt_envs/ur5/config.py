@@ -273,7 +273,9 @@ def load_robot_config(path: str | Path) -> RobotConfig:
         try:
             import yaml
         except ImportError:
-            raise ImportError("reading a YAML robot config needs PyYAML: pip install pyyaml (or write TOML)") from None
+            from cliprt_envs.errors import MissingExtraError
+
+            raise MissingExtraError("reading a YAML robot config needs PyYAML: pip install pyyaml (or write TOML)") from None
         data = yaml.safe_load(text)
     else:
         raise ValueError(f"a robot config is a .yaml, .yml or .toml file, got {path.name}")

@@ -61,7 +61,9 @@ def real_drivers() -> UR5Drivers:
         import rtde_io
         import rtde_receive
     except ImportError as exc:
-        raise ImportError(f"the real UR5 needs ur_rtde ({exc}); {UR5_EXTRA}") from None
+        from cliprt_envs.errors import MissingExtraError
+
+        raise MissingExtraError(f"the real UR5 needs ur_rtde ({exc}); {UR5_EXTRA}") from None
     return UR5Drivers(
         control=rtde_control.RTDEControlInterface,
         receive=rtde_receive.RTDEReceiveInterface,

@@ -21,7 +21,9 @@ def require_web() -> None:
         import uvicorn  # noqa: F401
         import websockets  # noqa: F401
     except ImportError as exc:
-        raise ImportError(f"{_INSTALL_HINT} ({exc})") from exc
+        from cliprt_envs.errors import MissingExtraError
+
+        raise MissingExtraError(f"{_INSTALL_HINT} ({exc})") from exc
 
 
 def is_loopback(host: str) -> bool:
