@@ -1,9 +1,9 @@
 """How much a CLIP-RT model loses on instruction phrasings it never saw, at the same states.
 
-For each Common task and held-out benchmark seed, the scripted expert runs an
-episode; at every state each model picks a motion twice: for the task's
-training phrasing of the instruction and for a held-out phrasing of the same
-request (the same seed reset with ``phrasings="held_out"`` gives the same
+For each task (the Common ones unless ``--tasks`` names others) and held-out
+benchmark seed, the scripted expert runs an episode; at every state each model
+picks a motion twice: for the task's training phrasing of the instruction and
+for a held-out phrasing of the same request (the same seed reset with ``phrasings="held_out"`` gives the same
 scene and target). Step accuracy is agreement with the expert's motion there.
 
     python -m benchmarks.text_tower_phrasings --models own=runs/own minilm=runs/minilm --episodes 10
@@ -69,7 +69,8 @@ def task_counts(policies: dict, task: str, episodes: int, camera: str, size: int
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", required=True, help="NAME=CHECKPOINT (a folder or a shipped name)")
-    parser.add_argument("--episodes", type=int, default=10, help="expert episodes per Common task")
+    parser.add_argument("--episodes", type=int, default=10, help="expert episodes per task")
+    parser.add_argument("--tasks", nargs="+", default=[e.name for e in COMMON_TASKS], help="sim tasks (default: the Common ones)")
     parser.add_argument("--seed", type=int, default=1, help="benchmark seed (disjoint from every dataset's seeds)")
     parser.add_argument("--camera", default="wrist")
     parser.add_argument("--image-size", type=int, default=64)
@@ -84,13 +85,13 @@ def main() -> None:
     policies = {name: load_policy(path, device="cpu") for name, path in parse_models(args.models).items()}
     totals = {name: [0, 0, 0] for name in policies}
     rows = {}
-    for entry in COMMON_TASKS:
-        counts = task_counts(policies, entry.name, args.episodes, args.camera, args.image_size, args.seed)
-        rows[entry.name] = counts
+    for task in args.tasks:
+        counts = task_counts(policies, task, args.episodes, args.camera, args.image_size, args.seed)
+        rows[task] = counts
         for name, (a, b, n) in counts.items():
             totals[name] = [t + c for t, c in zip(totals[name], (a, b, n))]
         line = "  ".join(f"{name} {a / n:.2f}/{b / n:.2f}" for name, (a, b, n) in counts.items())
-        print(f"{entry.name:12s} (train/held-out phrasing step accuracy)  {line}", flush=True)
+        print(f"{task:12s} (train/held-out phrasing step accuracy)  {line}", flush=True)
     print("\n| model | step accuracy, training phrasings | held-out phrasings | drop (points) | states |")
     print("|---|---|---|---|---|")
     for name, (a, b, n) in totals.items():

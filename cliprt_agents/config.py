@@ -118,6 +118,13 @@ class ModelConfig:
             "added to the image embedding by a small MLP"
         },
     )
+    film: bool = field(
+        default=False,
+        metadata={
+            "help": "the instruction also conditions the image tower: a scale and shift per channel of each convolution "
+            "stage (FiLM), so the CNN can pick out the named object before it pools (CLIPRT-TinyConv only)"
+        },
+    )
     text_tower: str = field(
         default="own",
         metadata={

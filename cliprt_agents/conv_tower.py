@@ -71,8 +71,23 @@ class ConvImageTower(nn.Module):
             nn.Flatten(), nn.Linear(c_in * side * side, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, embed_dim)
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.stages(coordinate_channels(x)))
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """The channels of each convolution stage (what :class:`FiLM` modulates)."""
+        return tuple(m.out_channels for m in self.stages if isinstance(m, nn.Conv2d))
+
+    def forward(self, x: torch.Tensor, film: list[tuple[torch.Tensor, torch.Tensor]] | None = None) -> torch.Tensor:
+        """The embedding; ``film`` (from :class:`FiLM`): per stage ``(scale, shift)``, each ``(B, C)``, after its norm."""
+        x = coordinate_channels(x)
+        if film is None:
+            return self.head(self.stages(x))
+        if len(film) != len(self.widths):
+            raise ValueError(f"FiLM gives {len(film)} stages' modulation; the tower has {len(self.widths)} stages")
+        for stage, (scale, shift) in enumerate(film):
+            conv, norm, act = self.stages[3 * stage : 3 * stage + 3]
+            x = norm(conv(x))
+            x = act(x * (1.0 + scale[:, :, None, None]) + shift[:, :, None, None])
+        return self.head(x)
 
     # open_clip calls these on its towers: lock freezes the whole CNN (it has no layer groups to leave
     # unlocked); gradient checkpointing is not implemented for it, so the switch is ignored
@@ -82,3 +97,28 @@ class ConvImageTower(nn.Module):
 
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         pass
+
+
+class FiLM(nn.Module):
+    """A conditioning vector (the instruction's embedding) -> a scale and shift per channel of each conv stage.
+
+    Feature-wise linear modulation (Perez et al., 2018): the instruction reaches
+    the convolutions, so a stage can pick out "the red cube" while the image's
+    spatial layout is still there, rather than only after the tower has pooled
+    every object into one vector. The output layer starts at zero: at first the
+    tower computes exactly what it did without FiLM, so a checkpoint trained
+    without it is a sound start.
+    """
+
+    def __init__(self, cond_dim: int, widths: tuple[int, ...], hidden: int = 256) -> None:
+        super().__init__()
+        self.widths = tuple(int(w) for w in widths)
+        self.net = nn.Sequential(nn.LayerNorm(cond_dim), nn.Linear(cond_dim, hidden), nn.ReLU(inplace=True))
+        self.out = nn.Linear(hidden, 2 * sum(self.widths))
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, cond: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        params = self.out(self.net(cond.to(self.out.weight.dtype)))
+        chunks = torch.split(params, [w for w in self.widths for _ in (0, 1)], dim=-1)
+        return [(chunks[2 * i], chunks[2 * i + 1]) for i in range(len(self.widths))]

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cliprt_agents.config import ModelConfig
+from cliprt_agents.config import TINY_CONV_MODEL, ModelConfig
 from cliprt_agents.preprocess import PreprocessSpec
 from cliprt_envs.motions import Vocabulary
 
@@ -191,6 +191,17 @@ def action_scale_for(vocabulary: Vocabulary, indices: Sequence[int]) -> torch.Te
     return torch.from_numpy(full[list(indices)].copy())
 
 
+def film_for(config: ModelConfig, clip: nn.Module, embed_dim: int) -> nn.Module | None:
+    """The instruction's modulation of the image tower (``ModelConfig.film``), or None."""
+    if not config.film:
+        return None
+    from cliprt_agents.conv_tower import ConvImageTower, FiLM
+
+    if not isinstance(clip.visual, ConvImageTower):
+        raise ValueError(f"film conditions the CNN image tower of {TINY_CONV_MODEL}; {config.backbone} has another")
+    return FiLM(embed_dim, clip.visual.widths)
+
+
 def fuse(image_emb: torch.Tensor, prompt_emb: torch.Tensor, fusion: str = "sum") -> torch.Tensor:
     """``normalize(image + prompt)`` (the paper), or with ``"product"`` plus ``sqrt(D) * i * p`` on unit vectors."""
     if fusion == "sum":
@@ -232,6 +243,7 @@ class CLIPRT(nn.Module):
         self.action_token_ids = list(action_token_ids) if action_token_ids is not None else None
         self.decoder: ActionDecoder | None = None
         self.proprio_encoder = ProprioEncoder(embed_dim) if config.proprio else None
+        self.film = film_for(config, clip, embed_dim)
         self.text_cache: Any = None  # a frozen sentence encoder's pooled features (sentence_tower.py)
         # Prompts through their own frozen sentence encoder (ModelConfig.instruction_tower), motions through clip's text tower.
         self.instruction_encoder = instruction_encoder
@@ -259,11 +271,24 @@ class CLIPRT(nn.Module):
         return self.clip.logit_scale.clamp(max=MAX_LOGIT_SCALE).exp()
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        """The image tower's embedding (a ``film`` model's tower also needs the instruction: :meth:`encode_observation`)."""
+        if self.film is not None:
+            raise ValueError("this CLIP-RT model's image tower reads the instruction (film): use encode_observation")
         return self.clip.encode_image(images)
 
-    def encode_observation(self, images: torch.Tensor, proprio: torch.Tensor | None = None) -> torch.Tensor:
-        """The image side of the context: the image embedding, plus the proprioception's for a ``proprio`` model."""
-        image_emb = self.encode_image(images)
+    def encode_observation(
+        self, images: torch.Tensor, proprio: torch.Tensor | None = None, prompt_emb: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The image side of the context: the image embedding, plus the proprioception's for a ``proprio`` model.
+
+        A ``film`` model's image tower also reads the instruction: pass its ``prompt_emb`` (one row per image).
+        """
+        if self.film is None:
+            image_emb = self.clip.encode_image(images)
+        elif prompt_emb is None:
+            raise ValueError("this CLIP-RT model's image tower reads the instruction (film): pass prompt_emb")
+        else:
+            image_emb = self.clip.visual(images, film=self.film(prompt_emb.to(images.device)))
         if self.proprio_encoder is None:
             return image_emb
         if proprio is None:
@@ -337,8 +362,8 @@ class CLIPRT(nn.Module):
         are shared out among DDP ranks (each encodes its share), and a batch
         motion text that is a vocabulary row takes that row's embedding.
         """
-        image_emb = self.encode_observation(images, proprio)
         prompt_emb = self.encode_prompt(prompt_tokens)[prompt_index]
+        image_emb = self.encode_observation(images, proprio, prompt_emb)
         out = {"context": self.context(image_emb, prompt_emb), "logit_scale": self.logit_scale()}
         vocab_emb = None
         if vocabulary_tokens is not None:

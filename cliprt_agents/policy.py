@@ -227,7 +227,7 @@ class CLIPRTPolicy:
         pixels = preprocess_images(images, self.model.preprocess, device=self.device)
         proprio = _batch_proprio(observation, len(instructions), self.device) if self.model.config.proprio else None
         with self._autocast():
-            image = self.model.encode_observation(pixels, proprio).float()
+            image = self.model.encode_observation(pixels, proprio, prompt).float()
         return image, prompt, instructions, single
 
     @torch.inference_mode()

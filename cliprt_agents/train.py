@@ -358,14 +358,16 @@ class Trainer:
     def _init_weights(self, model: CLIPRT) -> None:
         source, _ = load_model(self.init_from, vocabulary=self.vocabulary, allow_new_vocabulary=True)
         missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
-        # New parts start fresh: CLIP-RT+'s decoder, the proprioception encoder (zero output at start),
-        # and an instruction encoder's projection (the frozen encoder itself comes from its package)
-        fresh = ("decoder.", "action_scale", "proprio_encoder.", "instruction_encoder.")
+        # New parts start fresh: CLIP-RT+'s decoder, the proprioception encoder and the image tower's FiLM (both
+        # zero output at start), and an instruction encoder's projection (the frozen encoder comes from its package)
+        fresh = ("decoder.", "action_scale", "proprio_encoder.", "instruction_encoder.", "film.")
         if any(k.startswith("instruction_encoder.") for k in unexpected):
             raise CheckpointError(
                 f"--init-from {self.init_from}: it encodes instructions with --instruction-tower "
                 f"{source.config.instruction_tower}; pass the same (now {self.model_config.instruction_tower!r})"
             )
+        if any(k.startswith("film.") for k in unexpected):
+            raise CheckpointError(f"--init-from {self.init_from}: its image tower reads the instruction; pass --film")
         if unexpected or [k for k in missing if not k.startswith(fresh)]:
             raise CheckpointError(
                 f"--init-from {self.init_from}: its architecture differs from --model {self.model_config.backbone}"
