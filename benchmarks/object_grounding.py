@@ -13,14 +13,13 @@ motion whichever object is named.
 
 from __future__ import annotations
 
-import argparse
 import json
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 
 import cliprt_envs  # noqa: F401  (registers the ids)
+from benchmarks.model_study import load_policies, study_parser
 from cliprt_envs.seeds import bench_reset_seed
 
 #: Tasks whose target is one of the scene's objects, named by its label alone in the instruction.
@@ -72,25 +71,9 @@ def task_counts(policies: dict, task: str, episodes: int, camera: str, size: int
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", required=True, help="NAME=CHECKPOINT (a folder or a shipped name)")
-    parser.add_argument("--tasks", nargs="+", default=list(DEFAULT_TASKS), help="sim tasks with several nameable objects")
-    parser.add_argument("--episodes", type=int, default=30, help="scenes per task")
-    parser.add_argument("--seed", type=int, default=7, help="benchmark seed (disjoint from every dataset's seeds)")
-    parser.add_argument("--camera", default="wrist")
-    parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser = study_parser(__doc__.splitlines()[0], tasks=DEFAULT_TASKS, episodes=30, seed=7, episodes_help="scenes per task")
     args = parser.parse_args()
-
-    import torch
-
-    from cliprt_agents.policy import load_policy
-
-    torch.set_num_threads(1)
-    specs = dict(spec.partition("=")[::2] for spec in args.models)
-    if not all(specs) or not all(specs.values()):
-        raise SystemExit("--models takes NAME=CHECKPOINT")
-    policies = {name: load_policy(path, device="cpu") for name, path in specs.items()}
+    policies = load_policies(args.models)
     rows = {task: task_counts(policies, task, args.episodes, args.camera, args.image_size, args.seed) for task in args.tasks}
     print("| model | task | agrees with the named object's expert % | with another object's % | distinct motions per scene |")
     print("|---|---|---|---|---|")

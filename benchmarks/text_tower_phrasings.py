@@ -11,28 +11,17 @@ scene and target). Step accuracy is agreement with the expert's motion there.
 
 from __future__ import annotations
 
-import argparse
 import json
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 
 import cliprt_envs  # noqa: F401  (registers the ids)
+from benchmarks.model_study import load_policies, study_parser
 from cliprt.evaluation.stats import wilson_interval
 from cliprt_envs.language_env import expert_action
 from cliprt_envs.registry import COMMON_TASKS
 from cliprt_envs.seeds import bench_reset_seed
-
-
-def parse_models(specs: list[str]) -> dict[str, str]:
-    models = {}
-    for spec in specs:
-        name, sep, path = spec.partition("=")
-        if not sep or not name or not path:
-            raise SystemExit(f"--models takes NAME=CHECKPOINT, got {spec!r}")
-        models[name] = path
-    return models
 
 
 def task_counts(policies: dict, task: str, episodes: int, camera: str, size: int, seed: int) -> dict[str, list[int]]:
@@ -67,22 +56,15 @@ def task_counts(policies: dict, task: str, episodes: int, camera: str, size: int
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", required=True, help="NAME=CHECKPOINT (a folder or a shipped name)")
-    parser.add_argument("--episodes", type=int, default=10, help="expert episodes per task")
-    parser.add_argument("--tasks", nargs="+", default=[e.name for e in COMMON_TASKS], help="sim tasks (default: the Common ones)")
-    parser.add_argument("--seed", type=int, default=1, help="benchmark seed (disjoint from every dataset's seeds)")
-    parser.add_argument("--camera", default="wrist")
-    parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser = study_parser(
+        __doc__.splitlines()[0],
+        tasks=[e.name for e in COMMON_TASKS],
+        episodes=10,
+        seed=1,
+        episodes_help="expert episodes per task",
+    )
     args = parser.parse_args()
-
-    import torch
-
-    from cliprt_agents.policy import load_policy
-
-    torch.set_num_threads(1)
-    policies = {name: load_policy(path, device="cpu") for name, path in parse_models(args.models).items()}
+    policies = load_policies(args.models)
     totals = {name: [0, 0, 0] for name in policies}
     rows = {}
     for task in args.tasks:

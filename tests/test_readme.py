@@ -117,6 +117,7 @@ SMOKE: dict[str, dict[str, list[str]]] = {
         "--workers": ["1"],
     },
     "python -m benchmarks.text_tower_speed": {"--batch-size": ["8"], "--repeat": ["1"]},
+    "python -m benchmarks.object_grounding --models shipped=cliprt-ur5sim-v4": {"--episodes": ["1"], "--tasks": ["Pick"]},
     "cliprt run --policy cliprt-ur5sim-v4 --env CLIPRT-UR5Sim-Place-v0 --camera wrist --image-size 64 "
     "--out runs/place-corrected": {},
     "cliprt bench run --env CLIPRT-UR5Sim-Place-v0 --agent clip-rt=cliprt-ur5sim-v4 --camera wrist --image-size 64 "
