@@ -3,8 +3,9 @@
 For each task (the Common ones unless ``--tasks`` names others) and held-out
 benchmark seed, the scripted expert runs an episode; at every state each model
 picks a motion twice: for the task's training phrasing of the instruction and
-for a held-out phrasing of the same request (the same seed reset with ``phrasings="held_out"`` gives the same
-scene and target). Step accuracy is agreement with the expert's motion there.
+for a held-out phrasing of the same request (the same seed reset with
+``phrasings="held_out"`` gives the same scene and target). Step accuracy is
+agreement with the expert's motion there.
 
     python -m benchmarks.text_tower_phrasings --models own=runs/own minilm=runs/minilm --episodes 10
 """
