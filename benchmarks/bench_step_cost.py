@@ -1,6 +1,6 @@
 """Where a benchmark step's time goes: the arm's physics, the agent's camera, the policy, tracing, videos.
 
-    python -m benchmarks.bench_step_cost [--agent clip-rt=cliprt-ur5sim-v4] [--tasks Pick Push] [--episodes 6]
+    python -m benchmarks.bench_step_cost [--agent clip-rt=cliprt-ur5sim-v5] [--tasks Pick Push] [--episodes 6]
 
 Runs the real benchmark runner in this process (one worker, a sync vector env
 of 2, the main job's view: wrist camera, 64 px, traced, videos of the first 3
@@ -84,7 +84,7 @@ def part_seconds(stats: pstats.Stats) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--agent", default="clip-rt=cliprt-ur5sim-v4?selection=sample&temperature=0.3")
+    parser.add_argument("--agent", default="clip-rt=cliprt-ur5sim-v5?selection=sample&temperature=0.3")
     parser.add_argument("--tasks", nargs="+", default=["Pick", "Push"])
     parser.add_argument("--episodes", type=int, default=6, help="episodes per task (default: 6)")
     parser.add_argument("--json", type=Path, help="also write the figures here")

@@ -44,6 +44,25 @@ def test_labels_are_the_experts_at_their_states_and_perturbations_are_not_labels
     assert perturbed > 0 and labelled == report["labelled_steps"]
 
 
+def test_the_same_recipe_records_the_same_corpus(corpus, tmp_path):
+    """Recording is deterministic for one code version: same seeds, images, motions and labels (the card pins the commit)."""
+    from cliprt_data.corpus import generate_corpus
+    from cliprt_data.storage import DatasetReader
+
+    config, out, report = corpus
+    again = generate_corpus(config, tmp_path / "again", progress=False)
+    assert again["labelled_steps"] == report["labelled_steps"] and again["recipe_hash"] == report["recipe_hash"]
+    for task in config.tasks:
+        with DatasetReader(out / task) as first, DatasetReader(tmp_path / "again" / task) as second:
+            assert first.info.total_episodes == second.info.total_episodes
+            for index in range(first.info.total_episodes):
+                a, b = first.episode(index), second.episode(index)
+                assert a.instruction == b.instruction and a.step_kinds == b.step_kinds
+                np.testing.assert_array_equal(a.motion_ids, b.motion_ids)
+                np.testing.assert_array_equal(a.labelled, b.labelled)
+                np.testing.assert_array_equal(a.observations["image"], b.observations["image"])
+
+
 def test_corpus_seeds_are_disjoint_from_benchmark_and_demo_seeds(corpus):
     from cliprt_data.storage import DatasetReader
     from cliprt_envs.seeds import CORPUS_SEED_BASE, MAX_BENCH_SEED, SEED_STRIDE, bench_reset_seed, corpus_reset_seed
