@@ -83,8 +83,12 @@ def part_seconds(stats: pstats.Stats) -> dict[str, float]:
 
 
 def main() -> None:
+    from cliprt.demo.pipeline import SHIPPED_CHECKPOINT, DemoConfig
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--agent", default="clip-rt=cliprt-ur5sim-v5?selection=sample&temperature=0.3")
+    # The main job's CLIP-RT start and motion selection, declared once in DemoConfig.
+    main_job_agent = f"clip-rt={SHIPPED_CHECKPOINT}?selection={DemoConfig.selection}&temperature={DemoConfig.temperature}"
+    parser.add_argument("--agent", default=main_job_agent)
     parser.add_argument("--tasks", nargs="+", default=["Pick", "Push"])
     parser.add_argument("--episodes", type=int, default=6, help="episodes per task (default: 6)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
