@@ -6,6 +6,11 @@ the benchmark's scenes:
 
 - every reset draws a new look (:class:`~cliprt_envs.sim.variation.SceneVariation`:
   table and room colours, light, camera poses, object shades);
+- with ``recolour``, a reset also renames the scene's colours one-to-one into
+  a wider palette (:mod:`cliprt_envs.sim.colours`), repainting the scene and
+  renaming the instruction's colour words: each benchmark scene has the same
+  objects every episode (Pick's cube is always red), and this is what ties
+  "red" to a hue rather than to one object;
 - the expert is knocked off its path: at each step, with probability
   ``perturb_prob``, a burst of 1..``max_burst`` random motions is executed
   (recorded, but unlabelled: ``step_kind="perturb"``), and the expert's
@@ -44,6 +49,8 @@ import numpy as np
 PERTURB_MAX_DISTANCE = 0.10  # metres
 PERTURB_MAX_TURN = np.radians(20.0)
 CORPUS_FILE = "corpus.json"
+#: Recipe fields added after corpora were shipped, with the value that means "as before" (left out of the recipe).
+ADDED_LATER = {"recolour": 0.0}
 TASK_REPORT = "corpus_task.json"
 
 
@@ -60,6 +67,13 @@ class CorpusConfig:
     step_limit_factor: float = field(default=2.0, metadata={"help": "episodes may run this many times the task's step limit"})
     variation: bool = field(default=True, metadata={"help": "new colours, light and camera poses at every reset"})
     paraphrase: bool = field(default=True, metadata={"help": "paraphrased supervision (as people speak)"})
+    recolour: float = field(
+        default=0.0,
+        metadata={
+            "help": "with variation: chance per reset that the scene's colours are renamed one-to-one into a wider "
+            "palette (the instruction's words follow), so colour words bind to hues, not to one object each"
+        },
+    )
     driver_prob: float = field(
         default=0.0,
         metadata={"help": "with a driver policy: chance per step that the policy's motion runs (labelled by the expert)"},
@@ -81,11 +95,18 @@ class CorpusConfig:
             raise ValueError("first_episode must be >= 0")
         if not 0.0 <= self.driver_prob <= 1.0:
             raise ValueError("driver_prob must be in [0, 1]")
+        if not 0.0 <= self.recolour <= 1.0:
+            raise ValueError("recolour must be in [0, 1]")
+        if self.recolour > 0 and not self.variation:
+            raise ValueError("recolour needs variation (it is part of the per-reset scene variation)")
         object.__setattr__(self, "tasks", tuple(self.tasks))
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["tasks"] = list(self.tasks)
+        for name, default in ADDED_LATER.items():  # recipes from before a field existed keep their hash
+            if d[name] == default:
+                del d[name]
         return d
 
     def recipe_hash(self) -> str:
@@ -194,7 +215,7 @@ def _record_task(config: CorpusConfig, task: str, task_index: int, folder: Path,
     from cliprt_envs.sim.variation import SceneVariation
 
     entry = sim_task_entry(task)
-    sim_config = SimConfig(variation=SceneVariation() if config.variation else None)
+    sim_config = SimConfig(variation=SceneVariation(recolour=config.recolour) if config.variation else None)
     limit = int(round(entry.max_steps * config.step_limit_factor))
     env = gym.make(
         entry.env_id, image_size=config.image_size, camera=config.camera, sim_config=sim_config, max_episode_steps=limit

@@ -172,6 +172,11 @@ class MujocoUR5Backend(BackendContext):
         if self._variator is not None:
             self._variator.apply(rng)
 
+    @property
+    def colour_renaming(self) -> dict[str, str]:
+        """How the last :meth:`vary_scene` renamed the named colours (empty: not renamed)."""
+        return dict(self._variator.renaming) if self._variator is not None else {}
+
     def reset_robot(self, qpos: np.ndarray | None = None, gripper_open: bool = True) -> None:
         """Put everything back to the model's defaults and the arm at ``qpos`` (home)."""
         mujoco.mj_resetData(self.model, self.data)

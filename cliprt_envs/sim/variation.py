@@ -7,7 +7,9 @@ red cube" is still red). A fixed camera moves by centimetres; the wrist
 camera, bolted to the tool, only by millimetres on its mount: where the
 gripper is relative to what the wrist view shows is what a policy must
 judge to within the expert's 6 mm, and a real wrist mount does not move. Nothing that the physics or
-the task's success depends on changes. It is applied by the backend at the
+the task's success depends on changes. With ``recolour`` the named colours
+are also renamed (:mod:`cliprt_envs.sim.colours`): the scene is repainted
+and the task renames the instruction's colour words to match. It is applied by the backend at the
 start of every reset (``SimConfig(variation=SceneVariation())``), drawing
 from the reset's random stream, so a seeded reset is reproducible.
 """
@@ -18,6 +20,8 @@ from dataclasses import dataclass
 
 import mujoco
 import numpy as np
+
+from cliprt_envs.sim.colours import NAMED_COLOURS, colour_of, draw_renaming, muted
 
 #: Geoms and materials of the room and table that take a random tint.
 TINTED_MATERIALS = ("table", "floor", "wall", "wall_side", "ceiling")
@@ -35,12 +39,15 @@ class SceneVariation:
     camera_turn: float = 4.0  # degrees each fixed camera turns about a random axis
     mount_shift: float = 0.005  # metres a camera carried by the arm (the wrist camera) moves on its mount
     mount_turn: float = 1.0  # degrees a camera carried by the arm turns on its mount
+    recolour: float = 0.0  # chance per reset that the named colours are renamed (0: the scene's own colours)
 
     def __post_init__(self) -> None:
         for name, limit in _LIMITS.items():
             value = float(getattr(self, name))
             if not 0.0 <= value < limit:
                 raise ValueError(f"SceneVariation.{name} must be in [0, {limit}); got {value!r}")
+        if not 0.0 <= float(self.recolour) <= 1.0:
+            raise ValueError(f"SceneVariation.recolour must be in [0, 1]; got {self.recolour!r}")
 
 
 _LIMITS = {
@@ -66,6 +73,10 @@ class SceneVariator:
         self._objects = np.asarray(object_geoms, dtype=int)
         #: cameras on a moving body (the wrist camera): bolted to the tool, they move far less than a tripod
         self._on_arm = np.asarray(model.cam_bodyid != 0, dtype=bool)
+        #: geoms painted with a named colour: (geom id, colour name, muted tone)
+        self._painted = [(g, *c) for g in range(model.ngeom) if (c := colour_of(model.geom_rgba[g])) is not None]
+        #: the current renaming of the named colours (empty: none)
+        self.renaming: dict[str, str] = {}
         self._base = {
             "mat_rgba": model.mat_rgba.copy(),
             "geom_rgba": model.geom_rgba.copy(),
@@ -84,9 +95,15 @@ class SceneVariator:
             tint = 1.0 + rng.uniform(-v.material_tint, v.material_tint, (len(self._materials), 3))
             m.mat_rgba[self._materials, :3] = np.clip(base["mat_rgba"][self._materials, :3] * tint, 0.0, 1.0)
         m.geom_rgba[:] = base["geom_rgba"]
+        self.renaming = {}
+        if v.recolour > 0 and rng.uniform() < v.recolour:
+            self.renaming = draw_renaming(rng)
+            for geom, name, is_muted in self._painted:
+                rgba = NAMED_COLOURS[self.renaming[name]]
+                m.geom_rgba[geom, :3] = (muted(rgba) if is_muted else rgba)[:3]
         if len(self._objects):
             shade = 1.0 + rng.uniform(-v.object_shade, v.object_shade, (len(self._objects), 1))
-            m.geom_rgba[self._objects, :3] = np.clip(base["geom_rgba"][self._objects, :3] * shade, 0.0, 1.0)
+            m.geom_rgba[self._objects, :3] = np.clip(m.geom_rgba[self._objects, :3] * shade, 0.0, 1.0)
         gain = 1.0 + rng.uniform(-v.light, v.light)
         m.light_diffuse[:] = np.clip(base["light_diffuse"] * gain, 0.0, 1.0)
         m.vis.headlight.diffuse[:] = np.clip(base["headlight"] * (1.0 + rng.uniform(-v.light, v.light)), 0.0, 1.0)

@@ -136,3 +136,38 @@ def test_a_driver_runs_its_motions_and_every_step_keeps_the_experts_label(tmp_pa
     env.close()
     with pytest.raises(ValueError, match="another recipe or driver"):
         generate_corpus(config, tmp_path / "c", progress=False, driver=Stubborn(), driver_name="another")
+
+
+def test_recolouring_is_part_of_the_recipe_only_when_on():
+    """Corpora recorded before ``recolour`` existed keep their recipe hash; turning it on makes another corpus."""
+    from cliprt_data.corpus import CorpusConfig
+
+    plain = CorpusConfig(episodes_per_task=5)
+    assert "recolour" not in plain.to_dict()
+    assert plain.recipe_hash() != CorpusConfig(episodes_per_task=5, recolour=0.5).recipe_hash()
+    assert CorpusConfig(episodes_per_task=5, recolour=0.5).to_dict()["recolour"] == 0.5
+    with pytest.raises(ValueError, match="variation"):
+        CorpusConfig(recolour=0.5, variation=False)
+    with pytest.raises(ValueError, match="recolour"):
+        CorpusConfig(recolour=2.0)
+
+
+def test_a_recoloured_corpus_names_colours_the_benchmark_never_shows(tmp_path):
+    """``--recolour 1``: the recorded instructions use the wider palette, and every label is still the expert's."""
+    import cliprt_envs  # noqa: F401
+    from cliprt_data.augment.agreement import expert_labels_at_states
+    from cliprt_data.corpus import CorpusConfig, generate_corpus
+    from cliprt_data.storage import DatasetReader
+    from cliprt_envs.sim.colours import CORPUS_COLOURS, NAMED_COLOURS
+
+    out = tmp_path / "recoloured"
+    generate_corpus(CorpusConfig(episodes_per_task=6, tasks=("Pick",), recolour=1.0, perturb_prob=0.0), out, progress=False)
+    env = gym.make("CLIPRT-UR5Sim-Pick-v0", image_size=64)
+    words = []
+    with DatasetReader(out / "Pick") as reader:
+        for index in range(reader.info.total_episodes):
+            ep = reader.episode(index, images=False)
+            words += [w for w in ep.instruction.split() if w in NAMED_COLOURS]
+            np.testing.assert_array_equal(ep.motion_ids[ep.labelled], expert_labels_at_states(env.unwrapped, ep)[ep.labelled])
+    env.close()
+    assert len(words) == 6 and set(words) & set(CORPUS_COLOURS)

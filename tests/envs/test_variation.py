@@ -48,3 +48,78 @@ def test_seeded_resets_draw_the_same_look():
 def test_out_of_range_variation_is_refused_by_name():
     with pytest.raises(ValueError, match="mount_shift"):
         SceneVariation(mount_shift=-0.01)
+
+
+# -- renaming the named colours (pretraining corpora) ------------------------------------------
+
+
+def test_colour_words_are_renamed_at_once_and_one_to_one():
+    from cliprt_envs.sim.colours import COLOURS, NAMED_COLOURS, draw_renaming, rename_colours
+
+    swap = {"red": "blue", "blue": "red"}
+    assert rename_colours("put the red cube on the blue plate, not the reddish one", swap) == (
+        "put the blue cube on the red plate, not the reddish one"
+    )
+    rng = np.random.default_rng(0)
+    draws = [draw_renaming(rng) for _ in range(50)]
+    for renaming in draws:
+        assert set(renaming) == set(COLOURS) and set(renaming.values()) <= set(NAMED_COLOURS)
+        assert len(set(renaming.values())) == len(COLOURS)  # one-to-one: no two colours merge
+    assert {name for r in draws for name in r.values()} == set(NAMED_COLOURS)  # the whole palette is used
+
+
+def painted_rgb(env: gym.Env, body: str) -> np.ndarray:
+    import mujoco
+
+    model = env.unwrapped.backend.model
+    b = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, body)
+    return model.geom_rgba[np.flatnonzero(model.geom_bodyid == b)[0], :3].copy()
+
+
+@pytest.mark.parametrize("task", ["Place", "OpenDrawer"])
+def test_a_recoloured_scene_is_painted_as_its_instruction_says(task):
+    """The instruction's colour words name the hue the target now has; the task itself is unchanged."""
+    from cliprt_envs.sim.colours import COLOURS, NAMED_COLOURS, muted
+
+    env = gym.make(f"CLIPRT-UR5Sim-{task}-v0", image_size=32, sim_config=SimConfig(variation=SceneVariation(recolour=1.0)))
+    try:
+        renamed = 0
+        for seed in range(6):
+            obs, _ = env.reset(seed=seed)
+            backend, sim_task = env.unwrapped.backend, env.unwrapped.task
+            renaming = backend.colour_renaming
+            assert set(renaming) == set(COLOURS)
+            renamed += any(k != v for k, v in renaming.items())
+            if task == "Place":
+                item = sim_task.target_item
+                rgb, expected = painted_rgb(env, item.obj.name), NAMED_COLOURS[renaming[item.colour]]
+                # the object's own shade varies by +-12% with its hue kept: compare directions, not values
+                cos = rgb @ np.array(expected[:3]) / (np.linalg.norm(rgb) * np.linalg.norm(expected[:3]))
+                assert cos > 0.99 and f"{renaming[item.colour]} {item.noun}" in obs["instruction"]
+            else:
+                colour = sim_task.drawer.split("_")[0]
+                words = obs["instruction"].split()
+                assert renaming[colour] in words
+                assert not (set(words) & set(NAMED_COLOURS)) - {renaming[colour]}
+                tone = muted(NAMED_COLOURS[renaming[colour]])[:3]
+                front = [g for g in range(backend.model.ngeom) if np.allclose(backend.model.geom_rgba[g, :3], tone)]
+                assert front, "the named drawer is painted in the muted tone of its new colour"
+        assert renamed >= 5
+    finally:
+        env.close()
+
+
+def test_no_recolouring_keeps_the_scene_and_its_random_stream():
+    """recolour=0 (the default) draws nothing: looks and instructions are the ones from before it existed."""
+    looks = []
+    for variation in (SceneVariation(), SceneVariation(recolour=0.0)):
+        env = gym.make("CLIPRT-UR5Sim-Pick-v0", image_size=32, sim_config=SimConfig(variation=variation))
+        try:
+            obs, _ = env.reset(seed=3)
+            looks.append((obs["instruction"], obs["image"].copy(), env.unwrapped.backend.colour_renaming))
+        finally:
+            env.close()
+    assert looks[0][0] == looks[1][0] and looks[0][2] == {} and looks[1][2] == {}
+    np.testing.assert_array_equal(looks[0][1], looks[1][1])
+    with pytest.raises(ValueError, match="recolour"):
+        SceneVariation(recolour=1.5)

@@ -20,21 +20,12 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from cliprt_envs.motions import Vocabulary
+from cliprt_envs.sim.colours import COLOURS, rename_colours
 from cliprt_envs.sim.scene import HOME_POSITION, TABLE_TOP_Z, SceneObject, SceneSpec
 from cliprt_envs.tasks.base import Task
 
 if TYPE_CHECKING:
     from cliprt_envs.sim.backend import MujocoUR5Backend
-
-# Colours and shapes the instructions can name.
-COLOURS: dict[str, tuple[float, float, float, float]] = {
-    "red": (0.85, 0.12, 0.1, 1.0),
-    "green": (0.1, 0.65, 0.2, 1.0),
-    "blue": (0.12, 0.25, 0.85, 1.0),
-    "yellow": (0.95, 0.8, 0.1, 1.0),
-    "purple": (0.55, 0.2, 0.7, 1.0),
-    "orange": (0.95, 0.5, 0.1, 1.0),
-}
 
 
 @dataclass(frozen=True)
@@ -211,7 +202,8 @@ class SimTask(Task["MujocoUR5Backend"]):
         backend.move_tcp_to(start)
         fields = self.place(backend, rng)
         backend.settle(60)
-        return fields
+        renaming = backend.colour_renaming  # a recoloured corpus scene: the words follow the paint
+        return {key: rename_colours(value, renaming) for key, value in fields.items()}
 
     def place_items(
         self,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cliprt_envs.motions import Vocabulary
+from cliprt_envs.sim.colours import muted
 from cliprt_envs.sim.scene import TABLE_TOP_Z, DrawerSpec, SceneSpec
 from cliprt_envs.sim.tasks.base import COLOURS, Item, SimTask, cube, sample_positions, shaped_reward, yaw_quat
 from cliprt_envs.sim.tasks.expert import AXES_XYZ, PUSHER_HALF, axis_step, go_to, make_fist, upright_first
@@ -32,8 +33,7 @@ SAFE_HEIGHT = TABLE_TOP_Z + 0.2  # fingertips clear the cabinets (14 cm tall)
 
 
 def _muted(colour: str) -> tuple[float, float, float, float]:
-    r, g, b, a = COLOURS[colour]
-    return (0.6 * r + 0.2, 0.6 * g + 0.2, 0.6 * b + 0.2, a)
+    return muted(COLOURS[colour])
 
 
 class OpenDrawerTask(SimTask):
