@@ -1,6 +1,6 @@
 """Where a benchmark step's time goes: the arm's physics, the agent's camera, the policy, tracing, videos.
 
-    python -m benchmarks.bench_step_cost [--agent clip-rt=cliprt-ur5sim-v5] [--tasks Pick Push] [--episodes 6]
+    python -m benchmarks.bench_step_cost [--agent clip-rt=cliprt-ur5sim-v6] [--tasks Pick Push] [--episodes 6]
 
 Runs the real benchmark runner in this process (one worker, a sync vector env
 of 2, the main job's view: wrist camera, 64 px, traced, videos of the first 3

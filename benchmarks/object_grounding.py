@@ -8,7 +8,7 @@ reads the name agrees with the expert for the *named* object; one that does
 not agrees as often with the expert for another object, and gives the same
 motion whichever object is named.
 
-    python -m benchmarks.object_grounding --models shipped=cliprt-ur5sim-v5 --episodes 30
+    python -m benchmarks.object_grounding --models shipped=cliprt-ur5sim-v6 --episodes 30
 """
 
 from __future__ import annotations

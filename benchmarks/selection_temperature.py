@@ -8,7 +8,7 @@ benchmark runner, and prints success per task set with 95% Wilson intervals.
 The main job's temperature was chosen with it.
 
     python -m benchmarks.selection_temperature --agent runs/demo/models/clip-rt --episodes 20
-    python -m benchmarks.selection_temperature --agent cliprt-ur5sim-v5 --kind clip-rt --temperatures 0.3 1
+    python -m benchmarks.selection_temperature --agent cliprt-ur5sim-v6 --kind clip-rt --temperatures 0.3 1
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Per-step latency budget of the real-UR5 env (policy, camera, move), measured against the MuJoCo twin.
 
-    python -m benchmarks.ur5_latency [--agent clip-rt=cliprt-ur5sim-v5] [--steps 40] [--mode moveL servoL]
+    python -m benchmarks.ur5_latency [--agent clip-rt=cliprt-ur5sim-v6] [--steps 40] [--mode moveL servoL]
 
 A policy drives ``CLIPRT-UR5-v0`` through the real driver code on the twin's
 doubles. Per step it times the policy's ``act``, the backend's ``move``

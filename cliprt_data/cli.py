@@ -57,7 +57,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--policy",
         required=True,
-        help="a checkpoint (run folder, file, shipped name such as cliprt-ur5sim-v5) or an agent spec (expert, bc=PATH)",
+        help="a checkpoint (run folder, file, shipped name such as cliprt-ur5sim-v6) or an agent spec (expert, bc=PATH)",
     )
     p.add_argument("--env", required=True, help="environment id, e.g. CLIPRT-UR5Sim-Pick-v0 (see `cliprt envs`)")
     p.add_argument("--out", type=Path, required=True, help="dataset folder the episodes are recorded into")

@@ -111,16 +111,17 @@ SMOKE: dict[str, dict[str, list[str]]] = {
         "--threads": ["1"],
     },
     "python -m benchmarks.train_speed": {"--steps": ["2"], "--batch-size": ["8"], "--samples": ["64"]},
-    "python -m benchmarks.selection_temperature --agent cliprt-ur5sim-v5": {
+    "python -m benchmarks.selection_temperature --agent cliprt-ur5sim-v6": {
         "--episodes": ["1"],
         "--temperatures": ["0.3"],
         "--workers": ["1"],
     },
     "python -m benchmarks.text_tower_speed": {"--batch-size": ["8"], "--repeat": ["1"]},
-    "python -m benchmarks.object_grounding --models shipped=cliprt-ur5sim-v5": {"--episodes": ["1"], "--tasks": ["Pick"]},
-    "cliprt run --policy cliprt-ur5sim-v5 --env CLIPRT-UR5Sim-Place-v0 --camera wrist --image-size 64 "
+    "python -m benchmarks.object_grounding --models shipped=cliprt-ur5sim-v6": {"--episodes": ["1"], "--tasks": ["Pick"]},
+    "python -m benchmarks.unseen_colours --models shipped=cliprt-ur5sim-v6": {"--episodes": ["1"], "--tasks": ["Pick"]},
+    "cliprt run --policy cliprt-ur5sim-v6 --env CLIPRT-UR5Sim-Place-v0 --camera wrist --image-size 64 "
     "--out runs/place-corrected": {},
-    "cliprt bench run --env CLIPRT-UR5Sim-Place-v0 --agent clip-rt=cliprt-ur5sim-v5 --camera wrist --image-size 64 "
+    "cliprt bench run --env CLIPRT-UR5Sim-Place-v0 --agent clip-rt=cliprt-ur5sim-v6 --camera wrist --image-size 64 "
     "--corrections 4 --out runs/bench-k4": {"--episodes": ["1"], "--max-steps": ["5"], "--video-episodes": ["0"]},
     "python -m benchmarks.ur5_faults": {"--faults": ["protective_stop", "camera_timeout"]},
     "python -m benchmarks.ur5_latency": {"--agent": ["random"], "--steps": ["3"], "--mode": ["moveL"], "--image-size": ["64"]},

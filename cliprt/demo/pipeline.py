@@ -37,7 +37,7 @@ from cliprt_envs.registry import SIM_TASKS
 EVAL_SEED = 1
 
 #: The pretrained checkpoint shipped with the package that CLIP-RT starts from.
-SHIPPED_CHECKPOINT = "cliprt-ur5sim-v5"
+SHIPPED_CHECKPOINT = "cliprt-ur5sim-v6"
 
 
 @dataclass(frozen=True)

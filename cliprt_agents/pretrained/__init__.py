@@ -1,7 +1,7 @@
 """Pretrained CLIP-RT checkpoints shipped inside the package, loaded by name.
 
-``load_policy("cliprt-ur5sim-v5")``, ``cliprt bench run --agent clip-rt=cliprt-ur5sim-v5``
-and ``cliprt train --init-from cliprt-ur5sim-v5`` find the folder of that name
+``load_policy("cliprt-ur5sim-v6")``, ``cliprt bench run --agent clip-rt=cliprt-ur5sim-v6``
+and ``cliprt train --init-from cliprt-ur5sim-v6`` find the folder of that name
 here. Each folder holds the checkpoint (``config.json``, ``model.safetensors``
 stored in fp16) and its model card: ``card.json`` (the corpus recipe and its
 hash, steps, wall time, hardware, git commit, held-out accuracy and success,

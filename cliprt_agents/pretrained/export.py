@@ -1,6 +1,6 @@
 """Turn a ``cliprt pretrain`` run into a checkpoint shipped with the package (maintainers' tool).
 
-    python -m cliprt_agents.pretrained.export RUN_DIR --name cliprt-ur5sim-v5 --card-json facts.json
+    python -m cliprt_agents.pretrained.export RUN_DIR --name cliprt-ur5sim-v6 --card-json facts.json
 
 Writes ``cliprt_agents/pretrained/<name>/``: ``config.json`` (the run's),
 ``model.safetensors`` (the weights in fp16, to stay small), ``card.json``

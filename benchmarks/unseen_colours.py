@@ -1,0 +1,104 @@
+"""Do colour words mean hues? Closed-loop success with the benchmark's colours and with the scene's colours renamed.
+
+Each Common benchmark scene holds the same objects every episode (Pick's cube
+is always red, its cylinder green), so a policy can pass the benchmark while
+"red" only ever means "the cube". This runs each model on the Common tasks
+twice over the same held-out seeds: once as the benchmark shows them, once
+with the scene's six colours renamed one-to-one into the ten-colour palette of
+:mod:`cliprt_envs.sim.colours` at every reset (``SceneVariation`` with only
+``recolour=1``: nothing else about the scene changes; the instruction's
+colour words follow the paint). A policy that reads colours as hues keeps
+its success; one that memorised the benchmark's objects loses it.
+
+    python -m benchmarks.unseen_colours --models shipped=cliprt-ur5sim-v6 --episodes 20
+"""
+
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import numpy as np
+
+import cliprt_envs  # noqa: F401  (registers the ids)
+from benchmarks.model_study import parse_models, study_parser
+from cliprt.evaluation.stats import wilson_interval
+from cliprt_envs.registry import COMMON_TASKS
+from cliprt_envs.seeds import bench_reset_seed
+
+CONDITIONS = ("benchmark colours", "renamed colours")
+
+
+def sim_config(renamed: bool):
+    """No variation at all, or only the colours renamed at every reset."""
+    from cliprt_envs.sim.backend import SimConfig
+    from cliprt_envs.sim.variation import SceneVariation
+
+    if not renamed:
+        return None
+    still = dict.fromkeys(("material_tint", "object_shade", "light", "light_shift", "camera_shift", "camera_turn"), 0.0)
+    return SimConfig(variation=SceneVariation(**still, mount_shift=0.0, mount_turn=0.0, recolour=1.0))
+
+
+def successes(policy, task: str, renamed: bool, episodes: int, camera: str, size: int, seed: int) -> int:
+    """Episodes of ``task`` the policy succeeds in (one env, the task's step limit)."""
+    env = gym.make(f"CLIPRT-UR5Sim-{task}-v0", image_size=size, camera=camera, sim_config=sim_config(renamed))
+    won = 0
+    try:
+        for episode in range(episodes):
+            obs, _ = env.reset(seed=bench_reset_seed(seed, episode))
+            policy.reset([obs["instruction"]])
+            done = False
+            while not done:
+                motion = int(np.asarray(policy.act({"image": obs["image"][None], "instruction": [obs["instruction"]]}))[0])
+                obs, _, terminated, truncated, info = env.step(motion)
+                done = terminated or truncated
+            won += bool(info.get("is_success"))
+    finally:
+        env.close()
+    return won
+
+
+def main() -> None:
+    tasks = tuple(t.name for t in COMMON_TASKS)
+    parser = study_parser(
+        __doc__.splitlines()[0], tasks=tasks, episodes=20, seed=7, episodes_help="episodes per task and condition"
+    )
+    parser.add_argument("--temperature", type=float, default=0.3, help="motions drawn from softmax(logits / T); 0: greedy")
+    args = parser.parse_args()
+    import torch
+
+    from cliprt_agents.policy import load_policy
+
+    torch.set_num_threads(1)
+    selection = {"selection": "greedy"} if args.temperature <= 0 else {"selection": "sample", "temperature": args.temperature}
+    rows: dict[str, dict[str, dict[str, int]]] = {}
+    for name, path in parse_models(args.models).items():
+        policy = load_policy(path, device="cpu", seed=args.seed, **selection)
+        rows[name] = {}
+        for renamed, condition in enumerate(CONDITIONS):
+            rows[name][condition] = {
+                task: successes(policy, task, bool(renamed), args.episodes, args.camera, args.image_size, args.seed)
+                for task in args.tasks
+            }
+    n = args.episodes * len(args.tasks)
+    print(f"| model | {' | '.join(CONDITIONS)} | change |")
+    print("|---|---|---|---|")
+    for name, by_condition in rows.items():
+        cells, rates = [], []
+        for condition in CONDITIONS:
+            won = sum(by_condition[condition].values())
+            lo, hi = wilson_interval(won, n)
+            rates.append(100 * won / n)
+            cells.append(f"{rates[-1]:.1f} [{100 * lo:.0f}-{100 * hi:.0f}]")
+        print(f"| {name} | {' | '.join(cells)} | {rates[1] - rates[0]:+.1f} |")
+    for name, by_condition in rows.items():
+        print(f"\n{name}, successes of {args.episodes} per task:")
+        for condition in CONDITIONS:
+            print(f"  {condition}: " + ", ".join(f"{t} {k}" for t, k in by_condition[condition].items()))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
