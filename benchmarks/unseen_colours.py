@@ -16,6 +16,7 @@ its success; one that memorised the benchmark's objects loses it.
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 
 import gymnasium as gym
 import numpy as np
@@ -36,8 +37,8 @@ def sim_config(renamed: bool):
 
     if not renamed:
         return None
-    still = dict.fromkeys(("material_tint", "object_shade", "light", "light_shift", "camera_shift", "camera_turn"), 0.0)
-    return SimConfig(variation=SceneVariation(**still, mount_shift=0.0, mount_turn=0.0, recolour=1.0))
+    still = {f.name: 0.0 for f in fields(SceneVariation)}  # every variation off, whatever fields it grows ...
+    return SimConfig(variation=SceneVariation(**{**still, "recolour": 1.0}))  # ... but the renaming
 
 
 def successes(policy, task: str, renamed: bool, episodes: int, camera: str, size: int, seed: int) -> int:

@@ -9,9 +9,10 @@ gripper is relative to what the wrist view shows is what a policy must
 judge to within the expert's 6 mm, and a real wrist mount does not move. Nothing that the physics or
 the task's success depends on changes. With ``recolour`` the named colours
 are also renamed (:mod:`cliprt_envs.sim.colours`): the scene is repainted
-and the task renames the instruction's colour words to match. It is applied by the backend at the
-start of every reset (``SimConfig(variation=SceneVariation())``), drawing
-from the reset's random stream, so a seeded reset is reproducible.
+and the task renames the instruction's colour words to match. It is applied
+by the backend at the start of every reset
+(``SimConfig(variation=SceneVariation())``), drawing from the reset's random
+stream, so a seeded reset is reproducible.
 """
 
 from __future__ import annotations
