@@ -6,6 +6,9 @@ the benchmark's scenes:
 
 - every reset draws a new look (:class:`~cliprt_envs.sim.variation.SceneVariation`:
   table and room colours, light, camera poses, object shades);
+- with ``clutter``, a reset also puts a few extra objects (shapes no
+  instruction names, random sizes and colours) on the table
+  (:mod:`cliprt_envs.sim.clutter`);
 - with ``recolour``, a reset also renames the scene's colours one-to-one into
   a wider palette (:mod:`cliprt_envs.sim.colours`), repainting the scene and
   renaming the instruction's colour words: each benchmark scene has the same
@@ -50,7 +53,7 @@ PERTURB_MAX_DISTANCE = 0.10  # metres
 PERTURB_MAX_TURN = np.radians(20.0)
 CORPUS_FILE = "corpus.json"
 #: Recipe fields added after corpora were shipped, with the value that means "as before" (left out of the recipe).
-ADDED_LATER = {"recolour": 0.0}
+ADDED_LATER = {"recolour": 0.0, "clutter": 0}
 TASK_REPORT = "corpus_task.json"
 
 
@@ -72,6 +75,13 @@ class CorpusConfig:
         metadata={
             "help": "with variation: chance per reset that the scene's colours are renamed one-to-one into a wider "
             "palette (the instruction's words follow), so colour words bind to hues, not to one object each"
+        },
+    )
+    clutter: int = field(
+        default=0,
+        metadata={
+            "help": "with variation: up to this many extra objects (balls, capsules, eggs, bars of random sizes and "
+            "colours) on the table at each reset, clear of where the expert works (0-4)"
         },
     )
     driver_prob: float = field(
@@ -99,6 +109,13 @@ class CorpusConfig:
             raise ValueError("recolour must be in [0, 1]")
         if self.recolour > 0 and not self.variation:
             raise ValueError("recolour needs variation (it is part of the per-reset scene variation)")
+        if self.clutter:
+            from cliprt_envs.sim.clutter import MAX_CLUTTER
+
+            if not 0 <= self.clutter <= MAX_CLUTTER:
+                raise ValueError(f"clutter must be in [0, {MAX_CLUTTER}]; got {self.clutter}")
+        if self.clutter > 0 and not self.variation:
+            raise ValueError("clutter needs variation (it is part of the per-reset scene variation)")
         object.__setattr__(self, "tasks", tuple(self.tasks))
 
     def to_dict(self) -> dict[str, Any]:
@@ -215,7 +232,8 @@ def _record_task(config: CorpusConfig, task: str, task_index: int, folder: Path,
     from cliprt_envs.sim.variation import SceneVariation
 
     entry = sim_task_entry(task)
-    sim_config = SimConfig(variation=SceneVariation(recolour=config.recolour) if config.variation else None)
+    variation = SceneVariation(recolour=config.recolour, clutter=config.clutter) if config.variation else None
+    sim_config = SimConfig(variation=variation)
     limit = int(round(entry.max_steps * config.step_limit_factor))
     env = gym.make(
         entry.env_id, image_size=config.image_size, camera=config.camera, sim_config=sim_config, max_episode_steps=limit

@@ -118,7 +118,7 @@ SMOKE: dict[str, dict[str, list[str]]] = {
     },
     "python -m benchmarks.text_tower_speed": {"--batch-size": ["8"], "--repeat": ["1"]},
     "python -m benchmarks.object_grounding --models shipped=cliprt-ur5sim-v6": {"--episodes": ["1"], "--tasks": ["Pick"]},
-    "python -m benchmarks.unseen_colours --models shipped=cliprt-ur5sim-v6": {"--episodes": ["1"], "--tasks": ["Pick"]},
+    "python -m benchmarks.unseen_scenes --models shipped=cliprt-ur5sim-v6": {"--episodes": ["1"], "--tasks": ["Pick"]},
     "cliprt run --policy cliprt-ur5sim-v6 --env CLIPRT-UR5Sim-Place-v0 --camera wrist --image-size 64 "
     "--out runs/place-corrected": {},
     "cliprt bench run --env CLIPRT-UR5Sim-Place-v0 --agent clip-rt=cliprt-ur5sim-v6 --camera wrist --image-size 64 "

@@ -15,12 +15,14 @@ rotation turns the tool about its own axis.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import mujoco
 import numpy as np
 
 from cliprt_envs.protocols import BackendContext, MoveResult, Workspace
+from cliprt_envs.sim.clutter import ClutterScatter, clutter_objects
 from cliprt_envs.sim.kinematics import ArmKinematics, IKConfig, rotation_error, rotation_matrix
 from cliprt_envs.sim.scene import FINGER_MAX_OPENING, HOME_POSITION, HOME_ROTATION, UR5_JOINTS, SceneSpec, build_mjcf
 from cliprt_envs.sim.variation import SceneVariation, SceneVariator
@@ -53,8 +55,11 @@ class MujocoUR5Backend(BackendContext):
     exact_state = True
 
     def __init__(self, scene: SceneSpec, config: SimConfig | None = None) -> None:
-        self.scene = scene
         self.config = config or SimConfig()
+        clutter = self.config.variation.clutter if self.config.variation is not None else 0
+        if clutter:
+            scene = replace(scene, clutter=clutter_objects())
+        self.scene = scene
         self.workspace = self.config.workspace
         self.model = mujoco.MjModel.from_xml_string(build_mjcf(scene))
         self.data = mujoco.MjData(self.model)
@@ -79,6 +84,10 @@ class MujocoUR5Backend(BackendContext):
         if self.config.variation is not None:
             objects = self._geoms_of(tuple(o.name for o in scene.objects))
             self._variator = SceneVariator(self.model, self.config.variation, np.array(sorted(objects), dtype=int))
+        self._clutter = None
+        if clutter:
+            names = tuple(o.name for o in scene.clutter)
+            self._clutter = ClutterScatter(self.model, names, robot_root=self.model.body("base").id)
         self.reset_robot()
 
     # -- protocol -----------------------------------------------------------
@@ -171,6 +180,16 @@ class MujocoUR5Backend(BackendContext):
         """A new look for the scene when ``SimConfig.variation`` is set (else nothing); called at reset."""
         if self._variator is not None:
             self._variator.apply(rng)
+
+    def scatter_clutter(self, rng: np.random.Generator, keep_clear: Callable[[], tuple[np.ndarray, ...]]) -> tuple[str, ...]:
+        """With ``SceneVariation.clutter``: a few extra objects on the table (else nothing).
+
+        ``keep_clear`` gives the points they keep well away from, read once the objects just placed are posed.
+        """
+        if self._clutter is None:
+            return ()
+        mujoco.mj_kinematics(self.model, self.data)
+        return self._clutter.scatter(self.data, rng, self.config.variation.clutter, keep_clear())
 
     @property
     def colour_renaming(self) -> dict[str, str]:

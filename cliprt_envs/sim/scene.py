@@ -21,6 +21,8 @@ MIN_IMAGE_SIZE = 16
 MAX_IMAGE_SIZE = 1024
 
 TABLE_TOP_Z = 0.0
+#: Where spare clutter objects wait when not on the table: far below the room's floor (cliprt_envs.sim.clutter).
+CLUTTER_PARK_Z = -4.0
 TCP_OFFSET = 0.15  # tool-centre point, metres from the flange along the tool axis
 FINGER_MAX_OPENING = 0.042  # per finger, metres
 UR5_JOINTS = (
@@ -151,6 +153,8 @@ class SceneSpec:
     drawer: DrawerSpec | None = None
     drawers: tuple[DrawerSpec, ...] = ()  # more cabinets (each needs its own name)
     lids: tuple[HingedLidSpec, ...] = ()  # hinged lids (laptops, boxes), distinct names
+    #: spare objects (cliprt_envs.sim.clutter), built parked far below the room, weightless, for resets to scatter
+    clutter: tuple[SceneObject, ...] = ()
     timestep: float = 0.002
     image_size: tuple[int, int] = (224, 224)
     extra: dict = field(default_factory=dict)
@@ -175,10 +179,11 @@ def _fmt(values) -> str:
     return " ".join(f"{v:.6g}" for v in values)
 
 
-def _object_xml(obj: SceneObject) -> str:
+def _object_xml(obj: SceneObject, pos: str | None = None, gravcomp: float = 0.0) -> str:
     size = _fmt(obj.size)
+    pos = pos or f"0.5 0 {TABLE_TOP_Z + obj.half_height + 0.001:.4f}"
     return f"""
-    <body name="{obj.name}" pos="0.5 0 {TABLE_TOP_Z + obj.half_height + 0.001:.4f}">
+    <body name="{obj.name}" pos="{pos}" gravcomp="{gravcomp:g}">
       <freejoint name="{obj.name}_joint"/>
       <geom name="{obj.name}_geom" type="{obj.shape}" size="{size}" rgba="{_fmt(obj.rgba)}"
             mass="{obj.mass}" friction="{obj.friction} 0.01 0.001" condim="4" priority="1"
@@ -285,6 +290,7 @@ def build_mjcf(spec: SceneSpec) -> str:
     if len(set(lid_names)) != len(lid_names):
         raise ValueError(f"hinged lids need distinct names, got {lid_names}")
     objects = "".join(_compound_xml(o) if isinstance(o, CompoundObject) else _object_xml(o) for o in spec.objects)
+    objects += "".join(_object_xml(o, pos=f"{k} 0 {CLUTTER_PARK_Z}", gravcomp=1.0) for k, o in enumerate(spec.clutter))
     fixtures = "".join(_fixture_xml(f) for f in spec.fixtures)
     drawer = "".join(_drawer_xml(d) for d in drawers) + "".join(_lid_xml(lid) for lid in spec.lids)
     lim = f"{-TWO_PI:.6f} {TWO_PI:.6f}"

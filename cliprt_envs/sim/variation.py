@@ -9,7 +9,9 @@ gripper is relative to what the wrist view shows is what a policy must
 judge to within the expert's 6 mm, and a real wrist mount does not move. Nothing that the physics or
 the task's success depends on changes. With ``recolour`` the named colours
 are also renamed (:mod:`cliprt_envs.sim.colours`): the scene is repainted
-and the task renames the instruction's colour words to match. It is applied
+and the task renames the instruction's colour words to match. With
+``clutter`` a few extra objects of shapes no instruction names lie on the
+table (:mod:`cliprt_envs.sim.clutter`), placed after the task's own. It is applied
 by the backend at the start of every reset
 (``SimConfig(variation=SceneVariation())``), drawing from the reset's random
 stream, so a seeded reset is reproducible.
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
+from cliprt_envs.sim.clutter import MAX_CLUTTER
 from cliprt_envs.sim.colours import NAMED_COLOURS, colour_of, draw_renaming, muted
 
 #: Geoms and materials of the room and table that take a random tint.
@@ -41,6 +44,7 @@ class SceneVariation:
     mount_shift: float = 0.005  # metres a camera carried by the arm (the wrist camera) moves on its mount
     mount_turn: float = 1.0  # degrees a camera carried by the arm turns on its mount
     recolour: float = 0.0  # chance per reset that the named colours are renamed (0: the scene's own colours)
+    clutter: int = 0  # most extra objects put on the table per reset (cliprt_envs.sim.clutter; 0: none)
 
     def __post_init__(self) -> None:
         for name, limit in _LIMITS.items():
@@ -49,6 +53,9 @@ class SceneVariation:
                 raise ValueError(f"SceneVariation.{name} must be in [0, {limit}); got {value!r}")
         if not 0.0 <= float(self.recolour) <= 1.0:
             raise ValueError(f"SceneVariation.recolour must be in [0, 1]; got {self.recolour!r}")
+        if float(self.clutter) != int(self.clutter) or not 0 <= int(self.clutter) <= MAX_CLUTTER:
+            raise ValueError(f"SceneVariation.clutter must be a whole number in [0, {MAX_CLUTTER}]; got {self.clutter!r}")
+        object.__setattr__(self, "clutter", int(self.clutter))
 
 
 _LIMITS = {

@@ -171,3 +171,40 @@ def test_a_recoloured_corpus_names_colours_the_benchmark_never_shows(tmp_path):
             np.testing.assert_array_equal(ep.motion_ids[ep.labelled], expert_labels_at_states(env.unwrapped, ep)[ep.labelled])
     env.close()
     assert len(words) == 6 and set(words) & set(CORPUS_COLOURS)
+
+
+def test_clutter_is_part_of_the_recipe_only_when_on():
+    from cliprt_data.corpus import CorpusConfig
+
+    plain = CorpusConfig(episodes_per_task=5)
+    assert "clutter" not in plain.to_dict()
+    assert plain.recipe_hash() != CorpusConfig(episodes_per_task=5, clutter=2).recipe_hash()
+    with pytest.raises(ValueError, match="variation"):
+        CorpusConfig(clutter=2, variation=False)
+    with pytest.raises(ValueError, match="clutter"):
+        CorpusConfig(clutter=9)
+
+
+def test_a_cluttered_corpus_keeps_the_experts_labels(tmp_path):
+    """``--clutter 4``: extra objects lie on the table in the recorded frames, and every label is the expert's."""
+    import cliprt_envs  # noqa: F401
+    from cliprt_data.augment.agreement import expert_labels_at_states
+    from cliprt_data.corpus import CorpusConfig, generate_corpus
+    from cliprt_data.storage import DatasetReader
+    from cliprt_envs.language_env import EnvState
+    from cliprt_envs.sim.backend import SimConfig
+    from cliprt_envs.sim.variation import SceneVariation
+
+    out = tmp_path / "cluttered"
+    generate_corpus(CorpusConfig(episodes_per_task=4, tasks=("Push",), clutter=4, perturb_prob=0.0), out, progress=False)
+    env = gym.make("CLIPRT-UR5Sim-Push-v0", image_size=64, sim_config=SimConfig(variation=SceneVariation(clutter=4)))
+    backend, on_table = env.unwrapped.backend, 0
+    with DatasetReader(out / "Push") as reader:
+        assert reader.info.total_episodes == 4
+        for index in range(4):
+            ep = reader.episode(index, images=False)
+            np.testing.assert_array_equal(ep.motion_ids[ep.labelled], expert_labels_at_states(env.unwrapped, ep)[ep.labelled])
+            env.unwrapped.restore_state(EnvState.from_flat(ep.sim_states[0], ep.instruction))
+            on_table += sum(backend.data.xpos[backend.model.body(o.name).id][2] > -1.0 for o in backend.scene.clutter)
+    env.close()
+    assert on_table > 0

@@ -185,6 +185,10 @@ class SimTask(Task["MujocoUR5Backend"]):
     def expert_action(self, backend: MujocoUR5Backend, vocabulary: Vocabulary) -> int:
         """The next motion id of the scripted expert, from the current state alone."""
 
+    def keep_clear(self, backend: MujocoUR5Backend) -> tuple[np.ndarray, ...]:
+        """Points extra objects (``SceneVariation.clutter``) keep well away from: where the expert works."""
+        return (backend.object_position(self.target_item.obj.name),) if self.items else ()
+
     # -- shared machinery ----------------------------------------------------
     @property
     def target_item(self) -> Item:
@@ -201,6 +205,7 @@ class SimTask(Task["MujocoUR5Backend"]):
         start = HOME_POSITION + np.array([rng.uniform(-0.03, 0.03), rng.uniform(-0.03, 0.03), rng.uniform(-0.02, 0.02)])
         backend.move_tcp_to(start)
         fields = self.place(backend, rng)
+        backend.scatter_clutter(rng, lambda: self.keep_clear(backend))  # with SceneVariation.clutter: a few extra objects
         backend.settle(60)
         renaming = backend.colour_renaming  # a recoloured corpus scene: the words follow the paint
         return {key: rename_colours(value, renaming) for key, value in fields.items()}

@@ -79,6 +79,11 @@ class OpenDrawerTask(SimTask):
         self.goal = np.zeros(3)
         return {"target": self.target_label()}
 
+    def keep_clear(self, backend: MujocoUR5Backend) -> tuple[np.ndarray, ...]:
+        """The handle and the path it is pulled along."""
+        handle = backend.site_position(f"{self.drawer}_handle")
+        return tuple(handle + self.open_direction(backend) * t for t in (0.0, 0.08, 0.16))
+
     # -- geometry of the target drawer -------------------------------------------
     def opening(self, backend: MujocoUR5Backend) -> float:
         return backend.joint_position(f"{self.drawer}_slide")
