@@ -138,18 +138,19 @@ def test_a_driver_runs_its_motions_and_every_step_keeps_the_experts_label(tmp_pa
         generate_corpus(config, tmp_path / "c", progress=False, driver=Stubborn(), driver_name="another")
 
 
-def test_recolouring_is_part_of_the_recipe_only_when_on():
-    """Corpora recorded before ``recolour`` existed keep their recipe hash; turning it on makes another corpus."""
+@pytest.mark.parametrize(("name", "on", "bad"), [("recolour", 0.5, 2.0), ("clutter", 2, 9)])
+def test_a_later_corpus_option_is_part_of_the_recipe_only_when_on(name, on, bad):
+    """Corpora recorded before an option existed keep their recipe hash; turning it on makes another corpus."""
     from cliprt_data.corpus import CorpusConfig
 
     plain = CorpusConfig(episodes_per_task=5)
-    assert "recolour" not in plain.to_dict()
-    assert plain.recipe_hash() != CorpusConfig(episodes_per_task=5, recolour=0.5).recipe_hash()
-    assert CorpusConfig(episodes_per_task=5, recolour=0.5).to_dict()["recolour"] == 0.5
+    assert name not in plain.to_dict()
+    assert plain.recipe_hash() != CorpusConfig(episodes_per_task=5, **{name: on}).recipe_hash()
+    assert CorpusConfig(episodes_per_task=5, **{name: on}).to_dict()[name] == on
     with pytest.raises(ValueError, match="variation"):
-        CorpusConfig(recolour=0.5, variation=False)
-    with pytest.raises(ValueError, match="recolour"):
-        CorpusConfig(recolour=2.0)
+        CorpusConfig(variation=False, **{name: on})
+    with pytest.raises(ValueError, match=name):
+        CorpusConfig(**{name: bad})
 
 
 def test_a_recoloured_corpus_names_colours_the_benchmark_never_shows(tmp_path):
@@ -171,18 +172,6 @@ def test_a_recoloured_corpus_names_colours_the_benchmark_never_shows(tmp_path):
             np.testing.assert_array_equal(ep.motion_ids[ep.labelled], expert_labels_at_states(env.unwrapped, ep)[ep.labelled])
     env.close()
     assert len(words) == 6 and set(words) & set(CORPUS_COLOURS)
-
-
-def test_clutter_is_part_of_the_recipe_only_when_on():
-    from cliprt_data.corpus import CorpusConfig
-
-    plain = CorpusConfig(episodes_per_task=5)
-    assert "clutter" not in plain.to_dict()
-    assert plain.recipe_hash() != CorpusConfig(episodes_per_task=5, clutter=2).recipe_hash()
-    with pytest.raises(ValueError, match="variation"):
-        CorpusConfig(clutter=2, variation=False)
-    with pytest.raises(ValueError, match="clutter"):
-        CorpusConfig(clutter=9)
 
 
 def test_a_cluttered_corpus_keeps_the_experts_labels(tmp_path):
