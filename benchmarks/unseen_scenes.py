@@ -5,15 +5,16 @@ is always red, its cylinder green, and nothing else is on the table), so a
 policy can pass the benchmark while "red" only ever means "the cube", or
 while it only knows where to go because nothing else is there. This runs
 each model on the Common tasks over the same held-out seeds under each
-condition (``--conditions``):
+condition (``--conditions``, :mod:`cliprt_envs.sim.scenes`; ``cliprt bench run
+--scene`` runs the same conditions with the full runner):
 
 - ``benchmark``: the scenes as the benchmark shows them;
-- ``renamed colours``: the scene's six colours renamed one-to-one into the
+- ``renamed_colours``: the scene's six colours renamed one-to-one into the
   ten-colour palette of :mod:`cliprt_envs.sim.colours` at every reset
   (``SceneVariation`` with only ``recolour=1``; the instruction's colour
   words follow the paint). A policy that reads colours as hues keeps its
   success; one that memorised the benchmark's objects loses it;
-- ``extra objects``: up to four objects of shapes no instruction names
+- ``extra_objects``: up to four objects of shapes no instruction names
   (balls, capsules, eggs, bars of random sizes and colours) also on the
   table, clear of where the expert works (only ``clutter=4``;
   :mod:`cliprt_envs.sim.clutter`). The expert's success is unchanged by
@@ -27,7 +28,6 @@ Nothing else about the scene changes.
 from __future__ import annotations
 
 import json
-from dataclasses import fields
 
 import gymnasium as gym
 import numpy as np
@@ -37,30 +37,12 @@ from benchmarks.model_study import parse_models, study_parser
 from cliprt.evaluation.stats import wilson_interval
 from cliprt_envs.registry import COMMON_TASKS
 from cliprt_envs.seeds import bench_reset_seed
-
-#: Each condition: the one SceneVariation field it turns on (None: the benchmark's own scenes).
-CONDITIONS: dict[str, tuple[str, float] | None] = {
-    "benchmark": None,
-    "renamed colours": ("recolour", 1.0),
-    "extra objects": ("clutter", 4),
-}
-
-
-def sim_config(condition: str):
-    """No variation at all, or only the condition's one change at every reset."""
-    from cliprt_envs.sim.backend import SimConfig
-    from cliprt_envs.sim.variation import SceneVariation
-
-    change = CONDITIONS[condition]
-    if change is None:
-        return None
-    still = {f.name: 0 for f in fields(SceneVariation)}  # every variation off, whatever fields it grows ...
-    return SimConfig(variation=SceneVariation(**{**still, change[0]: change[1]}))  # ... but this one
+from cliprt_envs.sim.scenes import SCENES, scene_sim_config
 
 
 def successes(policy, task: str, condition: str, episodes: int, camera: str, size: int, seed: int) -> int:
     """Episodes of ``task`` the policy succeeds in (one env, the task's step limit)."""
-    env = gym.make(f"CLIPRT-UR5Sim-{task}-v0", image_size=size, camera=camera, sim_config=sim_config(condition))
+    env = gym.make(f"CLIPRT-UR5Sim-{task}-v0", image_size=size, camera=camera, sim_config=scene_sim_config(condition))
     won = 0
     try:
         for episode in range(episodes):
@@ -82,9 +64,7 @@ def main() -> None:
     parser = study_parser(
         __doc__.splitlines()[0], tasks=tasks, episodes=20, seed=7, episodes_help="episodes per task and condition"
     )
-    parser.add_argument(
-        "--conditions", nargs="+", choices=tuple(CONDITIONS), default=tuple(CONDITIONS), help="scene conditions to run"
-    )
+    parser.add_argument("--conditions", nargs="+", choices=tuple(SCENES), default=tuple(SCENES), help="scene conditions to run")
     parser.add_argument("--temperature", type=float, default=0.3, help="motions drawn from softmax(logits / T); 0: greedy")
     args = parser.parse_args()
     import torch

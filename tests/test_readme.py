@@ -123,6 +123,11 @@ SMOKE: dict[str, dict[str, list[str]]] = {
     "--out runs/place-corrected": {},
     "cliprt bench run --env CLIPRT-UR5Sim-Place-v0 --agent clip-rt=cliprt-ur5sim-v6 --camera wrist --image-size 64 "
     "--corrections 4 --out runs/bench-k4": {"--episodes": ["1"], "--max-steps": ["5"], "--video-episodes": ["0"]},
+    "cliprt bench run --env CLIPRT-UR5Sim-Pick-v0 --env CLIPRT-UR5Sim-Place-v0 --agent expert --agent "
+    "clip-rt=cliprt-ur5sim-v6 --camera wrist --image-size 64 --scene extra_objects --episodes 3 --out runs/bench-extra": {
+        "--episodes": ["1"],
+        "--video-episodes": ["0"],
+    },
     "python -m benchmarks.ur5_faults": {"--faults": ["protective_stop", "camera_timeout"]},
     "python -m benchmarks.ur5_latency": {"--agent": ["random"], "--steps": ["3"], "--mode": ["moveL"], "--image-size": ["64"]},
     "python -m benchmarks.libero_speed": {"--steps": ["2"], "--size": ["64"], "--model": ["CLIPRT-Tiny"], "--chunks": ["2"]},

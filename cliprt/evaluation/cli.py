@@ -6,6 +6,8 @@ import argparse
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from cliprt_envs.sim.scenes import SCENES
+
 RUN_DESCRIPTION = """\
 Run every agent on every env id: for each seed S, episodes 0..N-1 start from
 init-state S * 1_000_000 + episode, so all agents face the same scenes.
@@ -72,6 +74,7 @@ def _register_run(bsub: argparse._SubParsersAction) -> None:
         "options, e.g. clip-rt=CKPT?selection=sample&temperature=0.3&revisits=avoid (bc= too; ppo= takes selection)",
     )
     _add_setting_flags(run)
+    _add_condition_flags(run)
     _add_video_flags(run)
     run.add_argument("--out", type=Path, required=True, help="results folder (created; an existing one is resumed or extended)")
     run.add_argument("--no-resume", action="store_true", help="delete the folder's episodes, settings and videos and start over")
@@ -117,11 +120,6 @@ def _add_setting_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument("--camera", help="the view agents see, e.g. front, side or wrist in the sim (default: the env's)")
     run.add_argument("--max-steps", type=int, metavar="N", help="cut episodes off after N steps (default: each env's limit)")
     run.add_argument(
-        "--phrasings",
-        choices=("train", "held_out"),
-        help="held_out: instructions in phrasings kept out of every dataset (default: train)",
-    )
-    run.add_argument(
         "--corrections",
         type=int,
         metavar="K",
@@ -138,6 +136,22 @@ def _add_setting_flags(run: argparse.ArgumentParser) -> None:
         "--robot-config",
         metavar="FILE",
         help="a real robot's config (YAML/TOML), e.g. with --env CLIPRT-UR5-v0 --max-steps 30 --num-envs 1",
+    )
+
+
+def _add_condition_flags(run: argparse.ArgumentParser) -> None:
+    """The BenchConfig flags for words and scenes the agents never trained on."""
+    run.add_argument(
+        "--phrasings",
+        choices=("train", "held_out"),
+        help="held_out: instructions in phrasings kept out of every dataset (default: train)",
+    )
+    run.add_argument(
+        "--scene",
+        choices=tuple(SCENES),
+        help="the twin's scenes as registered (benchmark), or a condition they never show: renamed_colours (every "
+        "colour renamed, the instruction following) or extra_objects (up to four more objects on the table) "
+        "(default: benchmark)",
     )
 
 
@@ -194,6 +208,7 @@ FLAGS = {
     "seeds": "--seeds",
     "max_steps": "--max-steps",
     "phrasings": "--phrasings",
+    "scene": "--scene",
     "video_size": "--video-size",
     "video_camera": "--video-camera",
     "video_episodes": "--video-episodes",

@@ -17,6 +17,7 @@ import numpy as np
 
 from cliprt.evaluation.trace import EXPERT_KEY, StateTrail, expert_motion
 from cliprt.evaluation.videos import compose_frame, write_video
+from cliprt_envs.sim.scenes import DEFAULT_SCENE, scene_sim_config
 
 
 class ScheduledEpisodes(gym.Wrapper):
@@ -129,6 +130,7 @@ def _make_env(
     max_steps: int | None,
     camera: str | None = None,
     phrasings: str = "train",
+    scene: str = DEFAULT_SCENE,
     video_size: int = 256,
     video_camera: str | None = None,
     videos: bool = False,
@@ -142,6 +144,8 @@ def _make_env(
         kwargs["camera"] = camera
     if phrasings != "train":  # only envs with held-out phrasings take the option
         kwargs["phrasings"] = phrasings
+    if scene != DEFAULT_SCENE:  # only the twin's envs take a scene condition (BenchConfig checks)
+        kwargs["sim_config"] = scene_sim_config(scene)
     if max_steps is not None:
         kwargs["max_episode_steps"] = max_steps
     if videos:  # every language-motion env draws the people's view from a camera of its own

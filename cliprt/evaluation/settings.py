@@ -24,12 +24,14 @@ from cliprt.evaluation.episode_log import EPISODES_FILE, load_episodes
 from cliprt.evaluation.scheduled_env import env_default
 from cliprt_agents.registry import AgentSpec
 from cliprt_envs.parallel import safe_start_method
+from cliprt_envs.registry import SIM_ENTRY_POINT
 from cliprt_envs.seeds import MAX_BENCH_SEED, SEED_STRIDE
 from cliprt_envs.sim.scene import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
+from cliprt_envs.sim.scenes import DEFAULT_SCENE, SCENES
 
 SETTINGS_FILE = "bench_config.json"
 #: Outcome settings newer than some results folders: a folder that does not record one was made with this value.
-SETTINGS_ADDED_LATER = {"corrections": 0, "scorer": "none"}
+SETTINGS_ADDED_LATER = {"corrections": 0, "scorer": "none", "scene": DEFAULT_SCENE}
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class BenchConfig:
     max_steps: int | None = None  # default: each env's registered limit
     # "held_out": instructions in phrasings kept out of every dataset (tasks that declare them)
     phrasings: str = "train"
+    # The twin's scenes as registered ("benchmark"), or a condition they never show (cliprt_envs.sim.scenes).
+    scene: str = DEFAULT_SCENE
     # Videos: while a success or a failure video of an (agent, task) is missing, episodes
     # 0..video_episodes-1 of each seed are rendered for people; 0 turns videos off.
     video_episodes: int = 10
@@ -70,6 +74,10 @@ class BenchConfig:
                 object.__setattr__(self, name, tuple(value))
         for f in fields(self):
             check_setting(f.name, getattr(self, f.name))
+        if self.scene != DEFAULT_SCENE:
+            other = [e for e in self.env_ids if gym.spec(e).entry_point != SIM_ENTRY_POINT]
+            if other:
+                raise ValueError(f"scene {self.scene!r} varies the MuJoCo twin's scenes; {other} are not twin envs")
         if self.robot_config is not None and (self.num_envs > 1 or self.workers > 1):
             raise ValueError(
                 f"a robot config names one real robot, so its benchmark runs one env in one process; "
@@ -165,6 +173,7 @@ _SETTING_CHECKS: dict[str, Callable[[str, Any], None]] = {
     "video_size": lambda n, v: _whole(n, v, MIN_IMAGE_SIZE, "the square picture in the videos, in pixels", MAX_IMAGE_SIZE),
     "camera": lambda n, v: _view_name(n, v, "omit it for the env's default view"),
     "phrasings": lambda n, v: _check_choice(n, v, ("train", "held_out")),
+    "scene": lambda n, v: _check_choice(n, v, tuple(SCENES)),
     "video_camera": lambda n, v: _view_name(n, v, "omit it for the env's default view"),
     "vector": _check_vector,
     "trace": _check_flag,
@@ -220,6 +229,7 @@ def run_settings(config: BenchConfig, agents: Iterable[AgentSpec]) -> dict:
                 "image_size": config.image_size,
                 "camera": config.camera,
                 "phrasings": config.phrasings,
+                "scene": config.scene,
                 "corrections": config.corrections,
                 "scorer": config.scorer,
                 "seed_stride": SEED_STRIDE,

@@ -33,6 +33,7 @@ def make_vector_env(config: BenchConfig, env_id: str, n: int, *, continuous: boo
         max_steps=config.max_steps,
         camera=config.camera,
         phrasings=config.phrasings,
+        scene=config.scene,
         video_size=config.video_size,
         video_camera=config.video_camera,
         videos=config.video_episodes > 0,

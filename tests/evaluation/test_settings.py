@@ -43,3 +43,55 @@ def test_bench_cli_runs_a_robot_as_one_env_and_refuses_workers(tmp_path, capsys)
     assert "one real robot" in capsys.readouterr().err
     assert main([*argv, "--num-envs", "2", "--out", str(tmp_path / "b")]) == 2
     assert "use --num-envs 1 --workers 1" in capsys.readouterr().err
+
+
+def test_a_scene_condition_reaches_every_env_and_is_part_of_the_folder(tmp_path):
+    """``--scene extra_objects``: every env gets the twin's clutter; a folder's episodes keep their scene."""
+    from cliprt.evaluation.runner import run_benchmark
+    from cliprt.evaluation.scheduled_env import _make_env
+    from cliprt.evaluation.settings import BenchConfig
+    from cliprt_agents.registry import AgentSpec
+
+    env = _make_env("CLIPRT-UR5Sim-Place-v0", 0, 32, None, scene="extra_objects")
+    try:
+        env.reset(seed=1)
+        assert env.unwrapped.backend.scene.clutter, "the twin was built with spare objects"
+    finally:
+        env.close()
+    plain = _make_env("CLIPRT-UR5Sim-Place-v0", 0, 32, None)
+    try:
+        assert not plain.unwrapped.backend.scene.clutter
+    finally:
+        plain.close()
+    config = BenchConfig(
+        env_ids=("CLIPRT-UR5Sim-Pick-v0",),
+        episodes=2,
+        num_envs=1,
+        image_size=32,
+        video_episodes=0,
+        vector="sync",
+        scene="extra_objects",
+    )
+    rows = run_benchmark(config, [AgentSpec.parse("expert")], tmp_path, progress=False)
+    assert [r["success"] for r in rows] == [True, True]
+    with pytest.raises(ValueError, match="scene"):
+        run_benchmark(
+            BenchConfig(**{**config.__dict__, "scene": "benchmark"}), [AgentSpec.parse("expert")], tmp_path, progress=False
+        )
+    with pytest.raises(ValueError, match="scene"):
+        BenchConfig(env_ids=("CLIPRT-UR5Sim-Pick-v0",), scene="sunset")
+
+
+def test_a_scene_condition_is_refused_for_envs_that_are_not_the_twin(capsys, tmp_path):
+    import gymnasium as gym
+
+    from cliprt.cli import main
+    from cliprt.evaluation.settings import BenchConfig
+
+    other = next(e for e in sorted(gym.registry) if e.startswith("CLIPRT-") and "UR5Sim" not in e)
+    with pytest.raises(ValueError, match="not twin envs"):
+        BenchConfig(env_ids=(other,), scene="renamed_colours")
+    argv = ["bench", "run", "--env", "CLIPRT-UR5Sim-Pick-v0", "--agent", "random", "--scene", "moonlight"]
+    with pytest.raises(SystemExit):
+        main([*argv, "--out", str(tmp_path / "a")])
+    assert "--scene" in capsys.readouterr().err
