@@ -109,11 +109,10 @@ class CorpusConfig:
             raise ValueError("recolour must be in [0, 1]")
         if self.recolour > 0 and not self.variation:
             raise ValueError("recolour needs variation (it is part of the per-reset scene variation)")
-        if self.clutter:
-            from cliprt_envs.sim.clutter import MAX_CLUTTER
+        if self.clutter:  # checked (a whole number of spare objects the scene has) where the scene variation is defined
+            from cliprt_envs.sim.variation import SceneVariation
 
-            if not 0 <= self.clutter <= MAX_CLUTTER:
-                raise ValueError(f"clutter must be in [0, {MAX_CLUTTER}]; got {self.clutter}")
+            object.__setattr__(self, "clutter", SceneVariation(clutter=self.clutter).clutter)
         if self.clutter > 0 and not self.variation:
             raise ValueError("clutter needs variation (it is part of the per-reset scene variation)")
         object.__setattr__(self, "tasks", tuple(self.tasks))
