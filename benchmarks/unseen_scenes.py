@@ -14,6 +14,10 @@ condition (``--conditions``, :mod:`cliprt_envs.sim.scenes`; ``cliprt bench run
   (``SceneVariation`` with only ``recolour=1``; the instruction's colour
   words follow the paint). A policy that reads colours as hues keeps its
   success; one that memorised the benchmark's objects loses it;
+- ``unseen_colours``: the same renaming into six colours no dataset of this
+  project shows or names (magenta, lime, navy, grey, teal, maroon): every
+  colour word is new, so only what the text tower knows of colours carries
+  over;
 - ``extra_objects``: up to four objects of shapes no instruction names
   (balls, capsules, eggs, bars of random sizes and colours) also on the
   table, clear of where the expert works (only ``clutter=4``;

@@ -150,8 +150,8 @@ def _add_condition_flags(run: argparse.ArgumentParser) -> None:
         "--scene",
         choices=tuple(SCENES),
         help="the twin's scenes as registered (benchmark), or a condition they never show: renamed_colours (every "
-        "colour renamed, the instruction following) or extra_objects (up to four more objects on the table) "
-        "(default: benchmark)",
+        "colour renamed, the instruction following), unseen_colours (renamed into colour words no data uses) or "
+        "extra_objects (up to four more objects on the table) (default: benchmark)",
     )
 
 

@@ -11,6 +11,12 @@ words renamed to match (:func:`rename_colours`), so every relation the task
 relies on ("a distractor shares the target's colour", "the plate's colour
 is no object's") still holds. The Novel tasks' own colour names (a laptop's
 "silver" and "black") are deliberately not among them.
+
+:data:`UNSEEN_COLOURS` is a second palette that no dataset of this project
+shows or names (``SceneVariation(palette="unseen")``; the runner's
+``--scene unseen_colours``): every colour of a scene renamed into it is a
+word no policy here trained on, so it measures whether colour words carry
+over from the text tower rather than from the data.
 """
 
 from __future__ import annotations
@@ -42,6 +48,19 @@ CORPUS_COLOURS: dict[str, RGBA] = {
 
 NAMED_COLOURS: dict[str, RGBA] = {**COLOURS, **CORPUS_COLOURS}
 
+#: Colours no dataset shows or names (one per benchmark colour, so a renamed scene names only these).
+UNSEEN_COLOURS: dict[str, RGBA] = {
+    "magenta": (0.85, 0.1, 0.6, 1.0),
+    "lime": (0.6, 0.9, 0.15, 1.0),
+    "navy": (0.05, 0.1, 0.4, 1.0),
+    "grey": (0.5, 0.5, 0.5, 1.0),
+    "teal": (0.0, 0.5, 0.5, 1.0),
+    "maroon": (0.5, 0.05, 0.1, 1.0),
+}
+
+#: The palettes a renaming draws from: the corpus's (``NAMED_COLOURS``), or one no data uses.
+PALETTES: dict[str, dict[str, RGBA]] = {"corpus": NAMED_COLOURS, "unseen": UNSEEN_COLOURS}
+
 
 def muted(rgba: RGBA) -> RGBA:
     """A paler tone of a colour (painted furniture such as drawers)."""
@@ -49,9 +68,9 @@ def muted(rgba: RGBA) -> RGBA:
     return (0.6 * r + 0.2, 0.6 * g + 0.2, 0.6 * b + 0.2, a)
 
 
-def draw_renaming(rng: np.random.Generator) -> dict[str, str]:
-    """A random one-to-one renaming of every :data:`COLOURS` name into :data:`NAMED_COLOURS`."""
-    names = list(NAMED_COLOURS)
+def draw_renaming(rng: np.random.Generator, palette: str = "corpus") -> dict[str, str]:
+    """A random one-to-one renaming of every :data:`COLOURS` name into a palette of :data:`PALETTES`."""
+    names = list(PALETTES[palette])
     chosen = rng.choice(len(names), size=len(COLOURS), replace=False)
     return {base: names[int(i)] for base, i in zip(COLOURS, chosen)}
 

@@ -9,7 +9,8 @@ gripper is relative to what the wrist view shows is what a policy must
 judge to within the expert's 6 mm, and a real wrist mount does not move. Nothing that the physics or
 the task's success depends on changes. With ``recolour`` the named colours
 are also renamed (:mod:`cliprt_envs.sim.colours`): the scene is repainted
-and the task renames the instruction's colour words to match. With
+and the task renames the instruction's colour words to match (``palette="unseen"``
+renames them into colours no dataset uses, for measuring only). With
 ``clutter`` a few extra objects of shapes no instruction names lie on the
 table (:mod:`cliprt_envs.sim.clutter`), placed after the task's own. It is applied
 by the backend at the start of every reset
@@ -25,7 +26,7 @@ import mujoco
 import numpy as np
 
 from cliprt_envs.sim.clutter import MAX_CLUTTER
-from cliprt_envs.sim.colours import NAMED_COLOURS, colour_of, draw_renaming, muted
+from cliprt_envs.sim.colours import PALETTES, colour_of, draw_renaming, muted
 
 #: Geoms and materials of the room and table that take a random tint.
 TINTED_MATERIALS = ("table", "floor", "wall", "wall_side", "ceiling")
@@ -44,6 +45,7 @@ class SceneVariation:
     mount_shift: float = 0.005  # metres a camera carried by the arm (the wrist camera) moves on its mount
     mount_turn: float = 1.0  # degrees a camera carried by the arm turns on its mount
     recolour: float = 0.0  # chance per reset that the named colours are renamed (0: the scene's own colours)
+    palette: str = "corpus"  # what they are renamed into: "corpus" (NAMED_COLOURS) or "unseen" (words no data uses)
     clutter: int = 0  # most extra objects put on the table per reset (cliprt_envs.sim.clutter; 0: none)
 
     def __post_init__(self) -> None:
@@ -56,6 +58,8 @@ class SceneVariation:
         if float(self.clutter) != int(self.clutter) or not 0 <= int(self.clutter) <= MAX_CLUTTER:
             raise ValueError(f"SceneVariation.clutter must be a whole number in [0, {MAX_CLUTTER}]; got {self.clutter!r}")
         object.__setattr__(self, "clutter", int(self.clutter))
+        if self.palette not in PALETTES:
+            raise ValueError(f"SceneVariation.palette must be one of {tuple(PALETTES)}; got {self.palette!r}")
 
 
 _LIMITS = {
@@ -105,9 +109,9 @@ class SceneVariator:
         m.geom_rgba[:] = base["geom_rgba"]
         self.renaming = {}
         if v.recolour > 0 and rng.uniform() < v.recolour:
-            self.renaming = draw_renaming(rng)
+            self.renaming = draw_renaming(rng, v.palette)
             for geom, name, is_muted in self._painted:
-                rgba = NAMED_COLOURS[self.renaming[name]]
+                rgba = PALETTES[v.palette][self.renaming[name]]
                 m.geom_rgba[geom, :3] = (muted(rgba) if is_muted else rgba)[:3]
         if len(self._objects):
             shade = 1.0 + rng.uniform(-v.object_shade, v.object_shade, (len(self._objects), 1))
