@@ -5,10 +5,14 @@ state looks the same; drawing from ``softmax(logits / T)`` leaves such loops.
 This runs the checkpoint on every sim task with ``greedy`` and with
 ``selection=sample`` at each temperature (the same scenes for all), through the
 benchmark runner, and prints success per task set with 95% Wilson intervals.
-The main job's temperature was chosen with it.
+With ``--revisits allow avoid`` each selection also runs with
+``revisits=avoid`` (:mod:`cliprt_agents.revisits`: never take again a motion
+already taken from the same arm state in the episode). The main job's
+temperature and revisit rule were chosen with it.
 
     python -m benchmarks.selection_temperature --agent runs/demo/models/clip-rt --episodes 20
     python -m benchmarks.selection_temperature --agent cliprt-ur5sim-v6 --kind clip-rt --temperatures 0.3 1
+    python -m benchmarks.selection_temperature --agent runs/demo/models/clip-rt --temperatures 0.3 --revisits allow avoid
 """
 
 from __future__ import annotations
@@ -34,14 +38,23 @@ def main() -> None:
     parser.add_argument("--agent", required=True, help="a checkpoint (run dir, model dir or shipped name)")
     parser.add_argument("--kind", default="clip-rt", choices=("clip-rt", "bc"), help="agent kind of the checkpoint")
     parser.add_argument("--temperatures", type=float, nargs="+", default=[0.1, 0.3, 0.5, 1.0])
+    parser.add_argument(
+        "--revisits", nargs="+", choices=("allow", "avoid"), default=["allow"], help="revisit rules to run each selection with"
+    )
     parser.add_argument("--episodes", type=int, default=20, help="episodes per task and selection")
     parser.add_argument("--seed", type=int, default=VALIDATION_SEED)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, help="keep the benchmark folder here (default: a temporary one, deleted)")
     args = parser.parse_args()
 
-    specs = [AgentSpec.parse(f"greedy:{args.kind}={args.agent}")]
-    specs += [AgentSpec.parse(f"T{t:g}:{args.kind}={args.agent}?selection=sample&temperature={t:g}") for t in args.temperatures]
+    selections = {"greedy": {}, **{f"T{t:g}": {"selection": "sample", "temperature": f"{t:g}"} for t in args.temperatures}}
+    specs = []
+    for rule in dict.fromkeys(args.revisits):
+        for name, options in selections.items():
+            options = {**options, "revisits": rule} if rule == "avoid" else options
+            query = "&".join(f"{k}={v}" for k, v in options.items())
+            label = name + ("-avoid" if rule == "avoid" else "")
+            specs.append(AgentSpec.parse(f"{label}:{args.kind}={args.agent}" + (f"?{query}" if query else "")))
     sets = {"Common": [e.env_id for e in COMMON_TASKS], "Novel": [e.env_id for e in NOVEL_TASKS]}
     config = BenchConfig(
         env_ids=tuple(sets["Common"] + sets["Novel"]),

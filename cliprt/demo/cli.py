@@ -98,6 +98,12 @@ def _add_bench_options(p: argparse.ArgumentParser, d: DemoConfig) -> None:
     )
     p.add_argument("--temperature", type=float, help=f"with --selection sample (default {d.temperature})")
     p.add_argument(
+        "--revisits",
+        choices=("allow", "avoid"),
+        help="avoid: CLIP-RT and BC never take again a motion already taken from the same arm state in an episode; "
+        f"allow: the paper's memoryless policy (default {d.revisits})",
+    )
+    p.add_argument(
         "--jobs",
         type=int,
         help=f"processes for independent stages and benchmark workers; results do not depend on it (default {d.jobs})",
@@ -135,6 +141,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         sta_labels=args.sta_labels,
         selection=args.selection,
         temperature=args.temperature,
+        revisits=args.revisits,
         jobs=args.jobs,
     )
     if args.init is not None:

@@ -74,6 +74,9 @@ class DemoConfig:
     # on validation seeds), "greedy" takes the best.
     selection: str = "sample"
     temperature: float = 0.3
+    # "avoid": CLIP-RT and BC never take again a motion they already took from the same arm state in an episode
+    # (cliprt_agents.revisits; README: "Choosing motions"); "allow": the paper's memoryless policy.
+    revisits: str = "avoid"
     # Processes for stages that do not depend on each other (augmenting tasks, training the agents) and
     # benchmark workers; results do not depend on it.
     jobs: int = 2
@@ -84,9 +87,11 @@ class DemoConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        from cliprt_agents.revisits import revisit_memory
         from cliprt_agents.selection import MotionSelection
 
         MotionSelection(self.selection, self.temperature)  # a bad choice fails now, not after the training stages
+        revisit_memory(self.revisits)
         if self.jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {self.jobs}")
         bench_config(self)  # the benchmark's settings (vector, episodes, envs) fail now too
@@ -188,7 +193,8 @@ def augment_task(config: DemoConfig, task: str, labels: str) -> dict:
 
 
 def agent_specs(config: DemoConfig) -> list[str]:
-    """``label:kind=checkpoint[?options]`` of every agent the main job benchmarks (learned ones with its selection)."""
+    """``label:kind=checkpoint[?options]`` of every agent the main job benchmarks (learned ones with its selection
+    and, for CLIP-RT and BC, its revisit rule)."""
     models = config.out / "models"
     specs = [f"clip-rt:clip-rt={models / 'clip-rt'}", f"clip-rt-passive:clip-rt={models / 'clip-rt-passive'}"]
     if config.init is not None:
@@ -199,9 +205,13 @@ def agent_specs(config: DemoConfig) -> list[str]:
     if config.ablations:
         name = f"clip-rt-{other_labels(config)}-sta"
         specs.append(f"{name}:clip-rt={models / name}")
-    if config.selection != "greedy":
-        specs = [f"{s}?selection={config.selection}&temperature={config.temperature:g}" for s in specs]
-    ppo = f"ppo:ppo={models / 'ppo'}" + ("?selection=sample" if config.selection != "greedy" else "")
+    options = {"selection": config.selection, "temperature": f"{config.temperature:g}", "revisits": config.revisits}
+    if config.selection == "greedy":
+        del options["selection"], options["temperature"]
+    if config.revisits == "allow":
+        del options["revisits"]
+    specs = [f"{s}?{'&'.join(f'{k}={v}' for k, v in options.items())}" if options else s for s in specs]
+    ppo = f"ppo:ppo={models / 'ppo'}" + ("?selection=sample" if config.selection != "greedy" else "")  # PPO: its own draw
     return ["expert", "random", *specs, ppo]
 
 

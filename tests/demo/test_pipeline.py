@@ -63,7 +63,7 @@ def test_demo_end_to_end_then_resume_and_refuse_other_settings(tmp_path, tiny_ch
     settings = json.loads((config.out / "bench" / "bench_config.json").read_text())
     assert settings["workers"] == 2  # stages and benchmark side by side (config.jobs)
     options = {label: a["options"] for label, a in settings["agents"].items()}
-    assert options["clip-rt"] == options["bc"] == {"selection": "sample", "temperature": "0.3"}
+    assert options["clip-rt"] == options["bc"] == {"selection": "sample", "temperature": "0.3", "revisits": "avoid"}
     assert options["ppo"] == {"selection": "sample"} and options["expert"] == options["random"] == {}
     heldout = json.loads((config.out / "bench-heldout" / "bench_config.json").read_text())
     assert heldout["phrasings"] == "held_out" and set(results["bench_heldout"]["sets"]) == {"clip-rt", "bc"}
@@ -200,3 +200,24 @@ def test_bad_selection_and_jobs_fail_before_any_stage(tmp_path, capsys):
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
     with pytest.raises(ValueError, match="selection must be one of"):
         DemoConfig(tmp_path, selection="best")
+    with pytest.raises(ValueError, match="revisits must be one of"):
+        DemoConfig(tmp_path, revisits="never")
+    with pytest.raises(SystemExit):
+        main(["demo", "--revisits", "sometimes", "--out", str(tmp_path / "c")])
+    assert "--revisits" in capsys.readouterr().err and not (tmp_path / "c").exists()
+
+
+def test_learned_agents_take_the_jobs_selection_and_revisit_rule(tmp_path):
+    from cliprt.demo.pipeline import agent_specs
+    from cliprt_agents.registry import AgentSpec
+
+    def options(config: DemoConfig) -> dict[str, dict]:
+        return {a.label: dict(a.options) for a in map(AgentSpec.parse, agent_specs(config))}
+
+    default = options(DemoConfig(tmp_path))
+    learned = {"selection": "sample", "temperature": "0.3", "revisits": "avoid"}
+    assert default["clip-rt-zero"] == default["bc-pretrained"] == learned
+    assert default["ppo"] == {"selection": "sample"} and default["expert"] == {}
+    plain = options(DemoConfig(tmp_path, selection="greedy", revisits="allow"))  # the paper's memoryless argmax
+    assert plain["clip-rt"] == plain["bc"] == plain["ppo"] == {}
+    assert options(DemoConfig(tmp_path, selection="greedy"))["clip-rt-passive"] == {"revisits": "avoid"}
