@@ -75,7 +75,7 @@ class DemoConfig:
     selection: str = "sample"
     temperature: float = 0.3
     # "avoid": CLIP-RT and BC never take again a motion they already took from the same arm state in an episode
-    # (cliprt_agents.revisits; README: "Choosing motions"); "allow": the paper's memoryless policy.
+    # (cliprt_agents.revisits; measured in the README, Training and running CLIP-RT); "allow": the paper's memoryless policy.
     revisits: str = "avoid"
     # Processes for stages that do not depend on each other (augmenting tasks, training the agents) and
     # benchmark workers; results do not depend on it.
