@@ -117,6 +117,9 @@ SMOKE: dict[str, dict[str, list[str]]] = {
         "--workers": ["1"],
     },
     "python -m benchmarks.text_tower_speed": {"--batch-size": ["8"], "--repeat": ["1"]},
+    # runs/demo is the smoke main job's (cliprt demo --out runs/demo above): 3 Pick demonstrations, as written
+    "python -m benchmarks.demo_scenes --agent clip-rt=runs/demo/models/clip-rt?selection=sample&temperature=0.3&revisits=avoid "
+    "--data runs/demo/data/pick-demos-v0": {},
     "python -m benchmarks.object_grounding --models shipped=cliprt-ur5sim-v6": {"--episodes": ["1"], "--tasks": ["Pick"]},
     "python -m benchmarks.unseen_scenes --models shipped=cliprt-ur5sim-v6": {"--episodes": ["1"], "--tasks": ["Pick"]},
     "cliprt run --policy cliprt-ur5sim-v6 --env CLIPRT-UR5Sim-Place-v0 --camera wrist --image-size 64 "
