@@ -205,11 +205,11 @@ def agent_specs(config: DemoConfig) -> list[str]:
     if config.ablations:
         name = f"clip-rt-{other_labels(config)}-sta"
         specs.append(f"{name}:clip-rt={models / name}")
-    options = {"selection": config.selection, "temperature": f"{config.temperature:g}", "revisits": config.revisits}
-    if config.selection == "greedy":
-        del options["selection"], options["temperature"]
-    if config.revisits == "allow":
-        del options["revisits"]
+    options = {}
+    if config.selection != "greedy":
+        options.update(selection=config.selection, temperature=f"{config.temperature:g}")
+    if config.revisits != "allow":
+        options["revisits"] = config.revisits
     specs = [f"{s}?{'&'.join(f'{k}={v}' for k, v in options.items())}" if options else s for s in specs]
     ppo = f"ppo:ppo={models / 'ppo'}" + ("?selection=sample" if config.selection != "greedy" else "")  # PPO: its own draw
     return ["expert", "random", *specs, ppo]
