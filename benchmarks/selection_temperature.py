@@ -27,6 +27,7 @@ from cliprt.evaluation.runner import run_benchmark
 from cliprt.evaluation.settings import BenchConfig
 from cliprt.evaluation.stats import wilson_interval
 from cliprt_agents.registry import AgentSpec
+from cliprt_agents.revisits import REVISIT_MODES
 from cliprt_envs.registry import COMMON_TASKS, NOVEL_TASKS
 
 #: Validation seed: the main job benchmarks seed 1 (cliprt.demo.pipeline.EVAL_SEED).
@@ -39,7 +40,7 @@ def main() -> None:
     parser.add_argument("--kind", default="clip-rt", choices=("clip-rt", "bc"), help="agent kind of the checkpoint")
     parser.add_argument("--temperatures", type=float, nargs="+", default=[0.1, 0.3, 0.5, 1.0])
     parser.add_argument(
-        "--revisits", nargs="+", choices=("allow", "avoid"), default=["allow"], help="revisit rules to run each selection with"
+        "--revisits", nargs="+", choices=REVISIT_MODES, default=["allow"], help="revisit rules to run each selection with"
     )
     parser.add_argument("--episodes", type=int, default=20, help="episodes per task and selection")
     parser.add_argument("--seed", type=int, default=VALIDATION_SEED)
@@ -48,13 +49,13 @@ def main() -> None:
     args = parser.parse_args()
 
     selections = {"greedy": {}, **{f"T{t:g}": {"selection": "sample", "temperature": f"{t:g}"} for t in args.temperatures}}
-    specs = []
-    for rule in dict.fromkeys(args.revisits):
-        for name, options in selections.items():
-            options = {**options, "revisits": rule} if rule == "avoid" else options
-            query = "&".join(f"{k}={v}" for k, v in options.items())
-            label = name + ("-avoid" if rule == "avoid" else "")
-            specs.append(AgentSpec.parse(f"{label}:{args.kind}={args.agent}" + (f"?{query}" if query else "")))
+    specs = [
+        AgentSpec(name, args.kind, args.agent, options)
+        if rule == "allow"
+        else AgentSpec(f"{name}-{rule}", args.kind, args.agent, {**options, "revisits": rule})
+        for rule in dict.fromkeys(args.revisits)
+        for name, options in selections.items()
+    ]
     sets = {"Common": [e.env_id for e in COMMON_TASKS], "Novel": [e.env_id for e in NOVEL_TASKS]}
     config = BenchConfig(
         env_ids=tuple(sets["Common"] + sets["Novel"]),

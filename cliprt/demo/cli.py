@@ -90,16 +90,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _add_bench_options(p: argparse.ArgumentParser, d: DemoConfig) -> None:
     """How learned agents choose motions in the benchmark, and how many processes the job uses."""
+    from cliprt_agents.revisits import REVISIT_MODES
+    from cliprt_agents.selection import SELECTIONS
+
     p.add_argument(
         "--selection",
-        choices=("greedy", "sample"),
+        choices=SELECTIONS,
         help=f"how learned agents pick a motion in the benchmark: the best one, or a draw from softmax(logits / "
         f"--temperature) (default {d.selection})",
     )
     p.add_argument("--temperature", type=float, help=f"with --selection sample (default {d.temperature})")
     p.add_argument(
         "--revisits",
-        choices=("allow", "avoid"),
+        choices=REVISIT_MODES,
         help="avoid: CLIP-RT and BC never take again a motion already taken from the same arm state in an episode; "
         f"allow: the paper's memoryless policy (default {d.revisits})",
     )
