@@ -17,6 +17,10 @@ instruction, success and its ``steps``, one dict per step:
 ``changed``             the step moved the robot (TCP pose, gripper) or the scene (objects, drawers)
 ``revisit``             the state after the step is one the episode was in before: an unchanged
                         step, or the way back of a back-and-forth
+``moved``               what the episode has moved so far (sim tasks): ``"named"`` (the thing the
+                        instruction names to act on), ``"other"`` (only other things), ``"named+other"``
+                        or ``"nothing"`` (past ``cliprt_envs.sim.backend.MOVED``: 2 cm, a drawer 1 cm,
+                        a lid 10 degrees); absent where the env cannot tell
 
 The trace line is appended, flushed and fsynced before the episode's record, so a
 crash leaves whole lines (a torn last line is dropped); an episode run again after a
@@ -45,7 +49,7 @@ CHANGE_TOLERANCE = 1e-3
 #: The state after a step "revisits" an earlier one within this (3 mm; the smallest motion is 1 cm).
 REVISIT_TOLERANCE = 3e-3
 #: The info keys the env worker adds when tracing (see :class:`StateTrail` and :func:`expert_motion`).
-EXPERT_KEY, CHANGED_KEY, REVISIT_KEY = "trace_expert", "trace_changed", "trace_revisit"
+EXPERT_KEY, CHANGED_KEY, REVISIT_KEY, MOVED_KEY = "trace_expert", "trace_changed", "trace_revisit", "trace_moved"
 #: trace step key -> the env's info key (LanguageMotionEnv._step_info)
 ENV_FLAGS = {
     "clamped": "workspace_clamped",
@@ -88,26 +92,46 @@ def state_vector(env: gym.Env) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
+def scene_start(env: gym.Env) -> tuple[tuple[float, ...], str] | None:
+    """The scene's signature now and the body the instruction names; None where the env cannot tell."""
+    env = env.unwrapped
+    backend, task = getattr(env, "backend", None), getattr(env, "task", None)
+    if not hasattr(backend, "moved_bodies") or not hasattr(task, "target_body"):
+        return None
+    return backend.scene_signature(), task.target_body()
+
+
+def moved_since(env: gym.Env, start: tuple[tuple[float, ...], str]) -> str:
+    """What the episode has moved since ``start`` (:func:`scene_start`): named, other, named+other or nothing."""
+    signature, target = start
+    moved = env.unwrapped.backend.moved_bodies(signature)
+    named, other = target in moved, any(body != target for body in moved)
+    return "+".join(k for k, v in (("named", named), ("other", other)) if v) or "nothing"
+
+
 class StateTrail:
-    """The states of the current episode: did a step change the state, or come back to an old one?"""
+    """The states of the current episode: did a step change the state, come back to an old one, move what?"""
 
     def __init__(self) -> None:
         self._states: list[np.ndarray] = []
+        self._start: tuple[tuple[float, ...], str] | None = None
 
     def reset(self, env: gym.Env) -> None:
         self._states = [state_vector(env)]
+        self._start = scene_start(env)
 
-    def step(self, env: gym.Env) -> dict[str, bool]:
-        """The info the traced step adds (``trace_changed``, ``trace_revisit``)."""
+    def step(self, env: gym.Env) -> dict[str, Any]:
+        """The info the traced step adds (``trace_changed``, ``trace_revisit``, ``trace_moved`` where known)."""
         state = state_vector(env)
+        moved = {MOVED_KEY: moved_since(env, self._start)} if self._start is not None else {}
         if not self._states or self._states[0].shape != state.shape:
             self._states = [state]
-            return {CHANGED_KEY: True, REVISIT_KEY: False}
+            return {CHANGED_KEY: True, REVISIT_KEY: False, **moved}
         changed = bool(np.max(np.abs(state - self._states[-1]), initial=0.0) > CHANGE_TOLERANCE)
         distances = np.max(np.abs(np.stack(self._states) - state), axis=1, initial=0.0)
         revisit = bool(np.any(distances <= REVISIT_TOLERANCE))
         self._states.append(state)
-        return {CHANGED_KEY: changed, REVISIT_KEY: revisit}
+        return {CHANGED_KEY: changed, REVISIT_KEY: revisit, **moved}
 
 
 # -- in the runner --------------------------------------------------------------------------
@@ -155,6 +179,9 @@ class StepTracer:
             step[name] = bool(_info_value(info, key, i, False))
         step["changed"] = bool(_info_value(info, CHANGED_KEY, i, True))
         step["revisit"] = bool(_info_value(info, REVISIT_KEY, i, False))
+        moved = _info_value(info, MOVED_KEY, i, None)
+        if moved is not None:
+            step["moved"] = str(moved)
         return step
 
     def _text(self, motion: int) -> str | None:

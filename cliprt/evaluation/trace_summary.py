@@ -12,6 +12,8 @@ Per agent and task (only traced episodes count; see :mod:`cliprt.evaluation.trac
 ``clamped_fraction``, ``ik_failed_fraction``
                              steps the workspace clamped, steps whose inverse kinematics failed
 ``expert_in_top3``           for agents that score motions: steps where the expert's motion was among its 3 best
+``failed_moved``             failed episodes by what they had moved by their end (sim tasks): ``named`` (the thing
+                             the instruction names, perhaps with others), ``only_other``, ``nothing``
 """
 
 from __future__ import annotations
@@ -81,6 +83,19 @@ def _task_summary(episodes: list[dict]) -> dict:
         "clamped_fraction": _fraction(steps, lambda s: bool(s.get("clamped"))),
         "ik_failed_fraction": _fraction(steps, lambda s: bool(s.get("ik_failed"))),
         "expert_in_top3": _fraction(ranked, lambda s: s["expert_rank"] <= TOP_K),
+        "failed_moved": _moved_counts(failed),
+    }
+
+
+def _moved_counts(failed: list[dict]) -> dict[str, int] | None:
+    """Failed episodes by what they had moved at their last step; None where no step says."""
+    ends = [e["steps"][-1]["moved"] for e in failed if e["steps"] and "moved" in e["steps"][-1]]
+    if not ends:
+        return None
+    return {
+        "named": sum(1 for m in ends if m.startswith("named")),
+        "only_other": ends.count("other"),
+        "nothing": ends.count("nothing"),
     }
 
 
@@ -96,8 +111,8 @@ def trace_table(summary: dict[str, dict[str, dict]]) -> str:
         "Where episodes go wrong (traced episodes; steps against the scripted expert at the same state):",
         "",
         "| agent | task | traced | step acc. % | diverged | first div. step (median) | unchanged % | loop % "
-        "| failed ending in loop | clamped % | IK fail % | expert in top-3 % |",
-        "|" + "---|" * 12,
+        "| failed ending in loop | clamped % | IK fail % | expert in top-3 % | failed: moved the named / only others / nothing |",
+        "|" + "---|" * 13,
     ]
     for agent, tasks in summary.items():
         for env_id, t in tasks.items():
@@ -115,6 +130,7 @@ def trace_table(summary: dict[str, dict[str, dict]]) -> str:
                 _percent(t["clamped_fraction"]),
                 _percent(t["ik_failed_fraction"]),
                 _percent(t["expert_in_top3"]),
+                "-" if (m := t["failed_moved"]) is None else f"{m['named']} / {m['only_other']} / {m['nothing']}",
             ]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -31,6 +31,9 @@ _HOME_SEED = np.array([0.0, -0.5, 1.5, 0.5, -1.57, 0.0])
 __all__ = ["DEFAULT_WORKSPACE", "HOME_POSITION", "HOME_ROTATION", "MujocoUR5Backend", "SimConfig"]
 
 DEFAULT_WORKSPACE = Workspace(low=(0.25, -0.35, 0.01), high=(0.80, 0.35, 0.50))
+#: A scene joint "moved" (:meth:`MujocoUR5Backend.moved_bodies`) past this: a free body's position 2 cm,
+#: a slide (drawer) 1 cm, a hinge (lid) 10 degrees.
+MOVED = {"free": 0.02, "slide": 0.01, "hinge": math.radians(10.0)}
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ class MujocoUR5Backend(BackendContext):
             raise RuntimeError("the twin's home pose is unreachable; the MJCF is inconsistent")
         self.home_qpos = home.qpos
         self._state_spec = mujoco.mjtState.mjSTATE_INTEGRATION
-        self._scene_joints = self._object_joints()
+        self._scene_joints, self._scene_bodies = self._object_joints()
         self._variator = None
         if self.config.variation is not None:
             objects = self._geoms_of(tuple(o.name for o in scene.objects))
@@ -175,6 +178,22 @@ class MujocoUR5Backend(BackendContext):
             values.extend(float(v) for v in qpos[adr : adr + width])
         return tuple(values)
 
+    def moved_bodies(self, since: tuple[float, ...]) -> tuple[str, ...]:
+        """The bodies whose scene joint has moved past :data:`MOVED` since ``since`` (an earlier :meth:`scene_signature`).
+
+        In model order; a body is the one its joint moves (a laptop's lid, a drawer, a free object).
+        """
+        now = self.scene_signature()
+        if len(since) != len(now):
+            raise ValueError(f"a scene signature of {len(now)} values is needed, got {len(since)}")
+        moved, at = [], 0
+        for (_, width), (body, kind) in zip(self._scene_joints, self._scene_bodies):
+            change = math.dist(now[at : at + width], since[at : at + width])
+            if change > MOVED[kind]:
+                moved.append(body)
+            at += width
+        return tuple(moved)
+
     # -- scene helpers used by tasks ----------------------------------------
     def vary_scene(self, rng: np.random.Generator) -> None:
         """A new look for the scene when ``SimConfig.variation`` is set (else nothing); called at reset."""
@@ -262,16 +281,22 @@ class MujocoUR5Backend(BackendContext):
         return self.touching("left_finger", body) and self.touching("right_finger", body)
 
     # -- internals ----------------------------------------------------------
-    def _object_joints(self) -> tuple[tuple[int, int], ...]:
-        """``(qpos address, values used)`` of every joint not on the robot: free 3 (position), slide/hinge 1."""
+    def _object_joints(self) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[str, str], ...]]:
+        """For every joint not on the robot: ``(qpos address, values used)`` (free 3, the position; slide/hinge 1)
+        and ``(name of the body it moves, kind)``."""
         robot = {int(a) for a in self.arm_qadr} | {int(a) for a in self.finger_qadr}
-        widths = {int(mujoco.mjtJoint.mjJNT_FREE): 3, int(mujoco.mjtJoint.mjJNT_SLIDE): 1, int(mujoco.mjtJoint.mjJNT_HINGE): 1}
-        joints = []
+        kinds = {
+            int(mujoco.mjtJoint.mjJNT_FREE): "free",
+            int(mujoco.mjtJoint.mjJNT_SLIDE): "slide",
+            int(mujoco.mjtJoint.mjJNT_HINGE): "hinge",
+        }
+        joints, bodies = [], []
         for j in range(self.model.njnt):
-            adr, kind = int(self.model.jnt_qposadr[j]), int(self.model.jnt_type[j])
-            if adr not in robot and kind in widths:
-                joints.append((adr, widths[kind]))
-        return tuple(joints)
+            adr, kind = int(self.model.jnt_qposadr[j]), kinds.get(int(self.model.jnt_type[j]))
+            if adr not in robot and kind is not None:
+                joints.append((adr, 3 if kind == "free" else 1))
+                bodies.append((self.model.body(int(self.model.jnt_bodyid[j])).name, kind))
+        return tuple(joints), tuple(bodies)
 
     def _geoms_of(self, bodies: tuple[str, ...]) -> frozenset[int]:
         ids = {self.model.body(b).id for b in bodies}

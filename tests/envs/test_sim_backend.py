@@ -73,6 +73,33 @@ def test_scene_signature_sees_a_moved_object_and_not_the_arm():
         env.close()
 
 
+@pytest.mark.parametrize("entry", SIM_TASKS, ids=[e.name for e in SIM_TASKS])
+def test_moved_bodies_names_the_task_target_once_it_moves(entry):
+    from mujoco import mjtJoint
+
+    env = gym.make(entry.env_id, image_size=SMALL)
+    try:
+        env.reset(seed=0)
+        backend, task = env.unwrapped.backend, env.unwrapped.task
+        start = backend.scene_signature()
+        env.step("move the arm to the left by 1 centimeter")  # touches nothing
+        assert backend.moved_bodies(start) == ()
+        target = task.target_body()
+        body = backend.model.body(target)
+        assert body.jntnum[0] >= 1, f"{target} has no joint, so moving it could not be seen"
+        joint = int(body.jntadr[0])
+        adr, kind = int(backend.model.jnt_qposadr[joint]), int(backend.model.jnt_type[joint])
+        free, hinge = kind == int(mjtJoint.mjJNT_FREE), kind == int(mjtJoint.mjJNT_HINGE)
+        backend.data.qpos[adr] += 0.01 if free else 0.05  # below 2 cm / 10 degrees (a slide: 1 cm, above)
+        assert backend.moved_bodies(start) == (() if free or hinge else (target,))
+        backend.data.qpos[adr] += 0.03 if free else 0.3
+        assert backend.moved_bodies(start) == (target,)
+        with pytest.raises(ValueError, match="signature"):
+            backend.moved_bodies(start[:-1])
+    finally:
+        env.close()
+
+
 def test_render_size_gives_a_separate_larger_view():
     env = gym.make(PICK, image_size=SMALL, render_mode="rgb_array", render_size=96, render_camera="side")
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -12,7 +13,7 @@ from cliprt.evaluation.episode_log import EPISODES_FILE, load_episodes
 from cliprt.evaluation.report import write_reports
 from cliprt.evaluation.runner import run_benchmark
 from cliprt.evaluation.settings import BenchConfig
-from cliprt.evaluation.trace import TRACES_FILE, StateTrail, expert_motion, load_traces
+from cliprt.evaluation.trace import MOVED_KEY, TRACES_FILE, StateTrail, expert_motion, load_traces
 from cliprt.evaluation.trace_summary import LOOP_TAIL, summarize_traces, trace_table, traces_of
 from cliprt_agents.registry import AgentSpec, make_agent
 from cliprt_agents.scripted import RandomAgent
@@ -52,6 +53,9 @@ def test_every_episode_has_a_consistent_trace(traced):
             assert s["text"] == vocab.text(s["motion"]) and s["expert_text"] == vocab.text(s["expert"])
             assert s["match"] == (s["motion"] == s["expert"])
             assert {"clamped", "ik_failed", "joint_limited", "collision", "changed", "revisit"} <= set(s)
+            assert s["moved"] in ("named", "other", "named+other", "nothing")
+        if r["agent"] == "expert" and r["success"]:
+            assert t["steps"][-1]["moved"].startswith("named")  # it lifted the named object
             assert "top" not in s  # neither agent scores motions
             if not s["changed"]:
                 assert s["revisit"]  # an unchanged state is one the episode was in
@@ -67,8 +71,10 @@ def test_expert_agrees_with_itself_and_random_does_not(traced):
     assert random["first_divergence_median"] >= 1 and random["steps"] == 3 * 15
     for key in ("unchanged_fraction", "loop_fraction", "clamped_fraction", "ik_failed_fraction"):
         assert 0.0 <= random[key] <= 1.0
+    assert sum(random["failed_moved"].values()) == random["failed_episodes"] == 3
     table = trace_table(summary)
     assert "| expert | Pick | 3 | 100 | 0/3 | - |" in table and "| random | Pick | 3 |" in table
+    assert "moved the named / only others / nothing" in table
 
 
 def test_trace_changes_no_outcome_and_off_writes_nothing_new(traced, tmp_path):
@@ -152,7 +158,8 @@ def test_asking_the_expert_changes_neither_state_nor_rng():
             assert np.array_equal(before, env.unwrapped.save_state().to_flat())
             assert rng == json.dumps(env.unwrapped.np_random.bit_generator.state, default=str)
             # no step since the last look: the same state, so unchanged and seen before
-            assert trail.step(env) == {"trace_changed": False, "trace_revisit": True}
+            again = trail.step(env)
+            assert (again["trace_changed"], again["trace_revisit"]) == (False, True)
     finally:
         env.close()
 
@@ -177,6 +184,37 @@ def test_summary_figures():
     assert s["loop_fraction"] == s["unchanged_fraction"] == pytest.approx((2 * LOOP_TAIL + 1) / steps)
     assert (s["episodes_ending_in_loop"], s["failed_episodes"]) == (1, 2)
     assert s["clamped_fraction"] == pytest.approx(3 / steps) and s["expert_in_top3"] is None
+
+
+def test_summary_counts_what_failed_episodes_moved():
+    def ending(success: bool, moved: str | None) -> dict:
+        e = _episode(success, [False, False], [False, False])
+        if moved is not None:
+            e["steps"][-1]["moved"] = moved
+        return e
+
+    moved = ["named", "named+other", "other", "nothing", "nothing"]
+    s = summarize_traces([ending(False, m) for m in moved] + [ending(True, "named")])["a"][PICK]
+    assert s["failed_moved"] == {"named": 2, "only_other": 1, "nothing": 2}  # the success does not count
+    assert "| 2 / 1 / 2 |" in trace_table({"a": {PICK: s}})
+    assert summarize_traces([ending(False, None)])["a"][PICK]["failed_moved"] is None  # an env that cannot tell
+
+
+def test_trail_says_what_the_episode_has_moved():
+    env = gym.make(PICK, image_size=32)
+    try:
+        env.reset(seed=0)
+        backend, task = env.unwrapped.backend, env.unwrapped.task
+        trail = StateTrail()
+        trail.reset(env)
+        env.step("move the arm to the left by 1 centimeter")
+        assert trail.step(env)[MOVED_KEY] == "nothing"
+        other = next(item.obj.name for k, item in enumerate(task.items) if k != task.target)
+        for name, expected in ((other, "other"), (task.target_body(), "named+other")):
+            backend.set_object_pose(name, backend.object_position(name) + np.array([0.05, 0.0, 0.0]))
+            assert trail.step(env)[MOVED_KEY] == expected
+    finally:
+        env.close()
 
 
 def test_trace_flag_and_setting():

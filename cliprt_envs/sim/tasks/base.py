@@ -198,6 +198,10 @@ class SimTask(Task["MujocoUR5Backend"]):
         """The words of the instruction that name what to act on ("red cube")."""
         return self.target_item.label
 
+    def target_body(self) -> str:
+        """The scene body that acting on the named thing moves (as ``MujocoUR5Backend.moved_bodies`` names it)."""
+        return self.target_item.obj.name
+
     def sample_initial_state(self, backend: MujocoUR5Backend, rng: np.random.Generator) -> dict[str, str]:
         """The arm near home (jittered), the objects placed by :meth:`place`, then the scene settled."""
         backend.vary_scene(rng)

@@ -102,6 +102,9 @@ class CloseLaptopTask(SimTask):
     def target_label(self) -> str:
         return f"{tuple(LAPTOP_COLOURS)[self.target]} laptop"
 
+    def target_body(self) -> str:
+        return f"{self.laptop}_lid"  # what its hinge turns
+
     def place(self, backend: MujocoUR5Backend, rng: np.random.Generator) -> dict[str, str]:
         x = rng.uniform(0.5, 0.57)
         sides = rng.permutation([1.0, -1.0])

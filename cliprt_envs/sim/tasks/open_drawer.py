@@ -67,6 +67,9 @@ class OpenDrawerTask(SimTask):
     def target_label(self) -> str:
         return f"{DRAWER_COLOURS[self.target]} drawer"
 
+    def target_body(self) -> str:
+        return self.drawer  # what its slide moves
+
     def place(self, backend: MujocoUR5Backend, rng: np.random.Generator) -> dict[str, str]:
         x = rng.uniform(0.5, 0.6)
         sides = rng.permutation([1.0, -1.0])  # +1: the left edge (+y), drawer opening toward -y
