@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import mujoco
 import numpy as np
@@ -34,6 +35,19 @@ DEFAULT_WORKSPACE = Workspace(low=(0.25, -0.35, 0.01), high=(0.80, 0.35, 0.50))
 #: A scene joint "moved" (:meth:`MujocoUR5Backend.moved_bodies`) past this: a free body's position 2 cm,
 #: a slide (drawer) 1 cm, a hinge (lid) 10 degrees.
 MOVED = {"free": 0.02, "slide": 0.01, "hinge": math.radians(10.0)}
+
+
+class _SceneJoint(NamedTuple):
+    """A joint not on the robot: where its values start in qpos, the body it moves, its kind (free, slide, hinge)."""
+
+    adr: int
+    body: str
+    kind: str
+
+    @property
+    def width(self) -> int:
+        """Values it adds to the scene signature: a free body its position (3), a slide or hinge its value (1)."""
+        return 3 if self.kind == "free" else 1
 
 
 @dataclass(frozen=True)
@@ -82,7 +96,7 @@ class MujocoUR5Backend(BackendContext):
             raise RuntimeError("the twin's home pose is unreachable; the MJCF is inconsistent")
         self.home_qpos = home.qpos
         self._state_spec = mujoco.mjtState.mjSTATE_INTEGRATION
-        self._scene_joints, self._scene_bodies = self._object_joints()
+        self._scene_joints = self._object_joints()
         self._variator = None
         if self.config.variation is not None:
             objects = self._geoms_of(tuple(o.name for o in scene.objects))
@@ -174,8 +188,8 @@ class MujocoUR5Backend(BackendContext):
         """
         qpos = self.data.qpos
         values: list[float] = []
-        for adr, width in self._scene_joints:
-            values.extend(float(v) for v in qpos[adr : adr + width])
+        for joint in self._scene_joints:
+            values.extend(float(v) for v in qpos[joint.adr : joint.adr + joint.width])
         return tuple(values)
 
     def moved_bodies(self, since: tuple[float, ...]) -> tuple[str, ...]:
@@ -187,11 +201,10 @@ class MujocoUR5Backend(BackendContext):
         if len(since) != len(now):
             raise ValueError(f"a scene signature of {len(now)} values is needed, got {len(since)}")
         moved, at = [], 0
-        for (_, width), (body, kind) in zip(self._scene_joints, self._scene_bodies):
-            change = math.dist(now[at : at + width], since[at : at + width])
-            if change > MOVED[kind]:
-                moved.append(body)
-            at += width
+        for joint in self._scene_joints:
+            if math.dist(now[at : at + joint.width], since[at : at + joint.width]) > MOVED[joint.kind]:
+                moved.append(joint.body)
+            at += joint.width
         return tuple(moved)
 
     # -- scene helpers used by tasks ----------------------------------------
@@ -281,22 +294,20 @@ class MujocoUR5Backend(BackendContext):
         return self.touching("left_finger", body) and self.touching("right_finger", body)
 
     # -- internals ----------------------------------------------------------
-    def _object_joints(self) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[str, str], ...]]:
-        """For every joint not on the robot: ``(qpos address, values used)`` (free 3, the position; slide/hinge 1)
-        and ``(name of the body it moves, kind)``."""
+    def _object_joints(self) -> tuple[_SceneJoint, ...]:
+        """Every joint not on the robot, in model order."""
         robot = {int(a) for a in self.arm_qadr} | {int(a) for a in self.finger_qadr}
         kinds = {
             int(mujoco.mjtJoint.mjJNT_FREE): "free",
             int(mujoco.mjtJoint.mjJNT_SLIDE): "slide",
             int(mujoco.mjtJoint.mjJNT_HINGE): "hinge",
         }
-        joints, bodies = [], []
+        joints = []
         for j in range(self.model.njnt):
             adr, kind = int(self.model.jnt_qposadr[j]), kinds.get(int(self.model.jnt_type[j]))
             if adr not in robot and kind is not None:
-                joints.append((adr, 3 if kind == "free" else 1))
-                bodies.append((self.model.body(int(self.model.jnt_bodyid[j])).name, kind))
-        return tuple(joints), tuple(bodies)
+                joints.append(_SceneJoint(adr, self.model.body(int(self.model.jnt_bodyid[j])).name, kind))
+        return tuple(joints)
 
     def _geoms_of(self, bodies: tuple[str, ...]) -> frozenset[int]:
         ids = {self.model.body(b).id for b in bodies}
