@@ -125,6 +125,13 @@ class ModelConfig:
             "stage (FiLM), so the CNN can pick out the named object before it pools (CLIPRT-TinyConv only)"
         },
     )
+    keypoints: bool = field(
+        default=False,
+        metadata={
+            "help": "the image tower also reads where each final channel is strongest (spatial softmax keypoints), "
+            "so a new object's position carries over to places the demonstrations never put it (CLIPRT-TinyConv only)"
+        },
+    )
     text_tower: str = field(
         default="own",
         metadata={

@@ -70,6 +70,11 @@ class ConvImageTower(nn.Module):
         self.head = nn.Sequential(
             nn.Flatten(), nn.Linear(c_in * side * side, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, embed_dim)
         )
+        self.keypoints: SpatialKeypoints | None = None
+
+    def add_keypoints(self) -> None:
+        """Also read where each final channel is strongest (:class:`SpatialKeypoints`); starts as a no-op."""
+        self.keypoints = SpatialKeypoints(self.widths[-1], self.head[1].out_features)
 
     @property
     def widths(self) -> tuple[int, ...]:
@@ -80,14 +85,21 @@ class ConvImageTower(nn.Module):
         """The embedding; ``film`` (from :class:`FiLM`): per stage ``(scale, shift)``, each ``(B, C)``, after its norm."""
         x = coordinate_channels(x)
         if film is None:
-            return self.head(self.stages(x))
+            return self._embed(self.stages(x))
         if len(film) != len(self.widths):
             raise ValueError(f"FiLM gives {len(film)} stages' modulation; the tower has {len(self.widths)} stages")
         for stage, (scale, shift) in enumerate(film):
             conv, norm, act = self.stages[3 * stage : 3 * stage + 3]
             x = norm(conv(x))
             x = act(x * (1.0 + scale[:, :, None, None]) + shift[:, :, None, None])
-        return self.head(x)
+        return self._embed(x)
+
+    def _embed(self, features: torch.Tensor) -> torch.Tensor:
+        """The head on the final feature map: flattened, plus the keypoints' term where the tower has them."""
+        hidden = self.head[1](self.head[0](features))
+        if self.keypoints is not None:
+            hidden = hidden + self.keypoints(features)
+        return self.head[3](self.head[2](hidden))
 
     # open_clip calls these on its towers: lock freezes the whole CNN (it has no layer groups to leave
     # unlocked); gradient checkpointing is not implemented for it, so the switch is ignored
@@ -122,3 +134,34 @@ class FiLM(nn.Module):
         params = self.out(self.net(cond.to(self.out.weight.dtype)))
         chunks = torch.split(params, [w for w in self.widths for _ in (0, 1)], dim=-1)
         return [(chunks[2 * i], chunks[2 * i + 1]) for i in range(len(self.widths))]
+
+
+class SpatialKeypoints(nn.Module):
+    """The final feature map -> where each channel is strongest, projected into the tower's hidden layer.
+
+    Spatial softmax (Levine et al., 2016; robomimic's image encoders): each
+    channel's map becomes a softmax over its positions, and the channel
+    gives the mean column and row under it, so "where the thing this channel
+    finds lies" is two numbers for every channel, whatever the thing is. The
+    flattened head learns a weight for every position of every channel, and
+    a channel that fine-tuning teaches to find a new object has weights only
+    where the demonstrations put it; coordinates carry over to new positions.
+    The projection starts at zero, so a tower given keypoints computes exactly
+    what it did before.
+    """
+
+    def __init__(self, channels: int, hidden: int) -> None:
+        super().__init__()
+        self.log_temperature = nn.Parameter(torch.zeros(()))
+        self.proj = nn.Linear(2 * channels, hidden)
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = features.shape
+        weights = torch.softmax(features.flatten(2) / self.log_temperature.exp(), dim=-1).view(n, c, h, w)
+        rows = torch.linspace(-1.0, 1.0, h, device=features.device, dtype=features.dtype)
+        cols = torch.linspace(-1.0, 1.0, w, device=features.device, dtype=features.dtype)
+        mean_row = (weights.sum(dim=3) * rows).sum(dim=-1)
+        mean_col = (weights.sum(dim=2) * cols).sum(dim=-1)
+        return self.proj(torch.cat([mean_col, mean_row], dim=1))

@@ -202,6 +202,19 @@ def film_for(config: ModelConfig, clip: nn.Module, embed_dim: int) -> nn.Module 
     return FiLM(embed_dim, clip.visual.widths)
 
 
+#: Where the image tower's keypoints sit in a CLIP-RT state dict (a checkpoint without them starts them fresh).
+KEYPOINTS_PREFIX = "clip.visual.keypoints."
+
+
+def add_keypoints(config: ModelConfig, clip: nn.Module) -> None:
+    """Give the CNN image tower its spatial-softmax keypoints (``ModelConfig.keypoints``)."""
+    from cliprt_agents.conv_tower import ConvImageTower
+
+    if not isinstance(clip.visual, ConvImageTower):
+        raise ValueError(f"keypoints read the CNN image tower of {TINY_CONV_MODEL}; {config.backbone} has another")
+    clip.visual.add_keypoints()
+
+
 def fuse(image_emb: torch.Tensor, prompt_emb: torch.Tensor, fusion: str = "sum") -> torch.Tensor:
     """``normalize(image + prompt)`` (the paper), or with ``"product"`` plus ``sqrt(D) * i * p`` on unit vectors."""
     if fusion == "sum":
@@ -244,6 +257,8 @@ class CLIPRT(nn.Module):
         self.decoder: ActionDecoder | None = None
         self.proprio_encoder = ProprioEncoder(embed_dim) if config.proprio else None
         self.film = film_for(config, clip, embed_dim)
+        if config.keypoints:
+            add_keypoints(config, clip)
         self.text_cache: Any = None  # a frozen sentence encoder's pooled features (sentence_tower.py)
         # Prompts through their own frozen sentence encoder (ModelConfig.instruction_tower), motions through clip's text tower.
         self.instruction_encoder = instruction_encoder

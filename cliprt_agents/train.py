@@ -52,7 +52,7 @@ from cliprt_agents.distributed import (
     wrap_ddp,
 )
 from cliprt_agents.image_shift import random_shift
-from cliprt_agents.model import CLIPRT, MAX_LOGIT_SCALE, build_model
+from cliprt_agents.model import CLIPRT, KEYPOINTS_PREFIX, MAX_LOGIT_SCALE, build_model
 from cliprt_agents.objective import compute_loss, evaluate, freeze_unused, uses_contrastive
 from cliprt_agents.optim import amp_dtype, autocast, lr_at, make_optimizer, to_device
 from cliprt_agents.preprocess import PreprocessSpec
@@ -360,7 +360,7 @@ class Trainer:
         missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
         # New parts start fresh: CLIP-RT+'s decoder, the proprioception encoder and the image tower's FiLM (both
         # zero output at start), and an instruction encoder's projection (the frozen encoder comes from its package)
-        fresh = ("decoder.", "action_scale", "proprio_encoder.", "instruction_encoder.", "film.")
+        fresh = ("decoder.", "action_scale", "proprio_encoder.", "instruction_encoder.", "film.", KEYPOINTS_PREFIX)
         if any(k.startswith("instruction_encoder.") for k in unexpected):
             raise CheckpointError(
                 f"--init-from {self.init_from}: it encodes instructions with --instruction-tower "
@@ -368,6 +368,8 @@ class Trainer:
             )
         if any(k.startswith("film.") for k in unexpected):
             raise CheckpointError(f"--init-from {self.init_from}: its image tower reads the instruction; pass --film")
+        if any(k.startswith(KEYPOINTS_PREFIX) for k in unexpected):
+            raise CheckpointError(f"--init-from {self.init_from}: its image tower has keypoints; pass --keypoints")
         if unexpected or [k for k in missing if not k.startswith(fresh)]:
             raise CheckpointError(
                 f"--init-from {self.init_from}: its architecture differs from --model {self.model_config.backbone}"
