@@ -71,6 +71,10 @@ class ModelConfig:
     (tool position, orientation quaternion, gripper opening) into the image
     embedding; its last layer starts at zero, so a checkpoint without it
     continues unchanged until training moves it.
+
+    ``keypoints`` gives the CNN tower's head, besides its flattened final map,
+    each final channel's softmax-weighted mean column and row (spatial
+    softmax); its projection also starts at zero.
     """
 
     backbone: str = field(
