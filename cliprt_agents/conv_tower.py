@@ -143,9 +143,11 @@ class SpatialKeypoints(nn.Module):
     channel's map becomes a softmax over its positions, and the channel
     gives the mean column and row under it, so "where the thing this channel
     finds lies" is two numbers for every channel, whatever the thing is. The
-    flattened head learns a weight for every position of every channel, and
-    a channel that fine-tuning teaches to find a new object has weights only
-    where the demonstrations put it; coordinates carry over to new positions.
+    flattened head learns a weight for every position of every channel, so a
+    channel that fine-tuning teaches to find a new object might have useful
+    weights only where the demonstrations put it; coordinates do not depend
+    on that. (Measured on this project's sim, the coordinate channels already
+    carry positions over and keypoints added nothing: README, levers table.)
     The projection starts at zero, so a tower given keypoints computes exactly
     what it did before.
     """
