@@ -191,28 +191,26 @@ def action_scale_for(vocabulary: Vocabulary, indices: Sequence[int]) -> torch.Te
     return torch.from_numpy(full[list(indices)].copy())
 
 
+def conv_tower_of(config: ModelConfig, clip: nn.Module, option: str) -> Any:
+    """``clip``'s CNN image tower, which ``option`` (a ModelConfig switch) needs; a ValueError for any other tower."""
+    from cliprt_agents.conv_tower import ConvImageTower
+
+    if not isinstance(clip.visual, ConvImageTower):
+        raise ValueError(f"{option} works on the CNN image tower of {TINY_CONV_MODEL}; {config.backbone} has another")
+    return clip.visual
+
+
 def film_for(config: ModelConfig, clip: nn.Module, embed_dim: int) -> nn.Module | None:
     """The instruction's modulation of the image tower (``ModelConfig.film``), or None."""
     if not config.film:
         return None
-    from cliprt_agents.conv_tower import ConvImageTower, FiLM
+    from cliprt_agents.conv_tower import FiLM
 
-    if not isinstance(clip.visual, ConvImageTower):
-        raise ValueError(f"film conditions the CNN image tower of {TINY_CONV_MODEL}; {config.backbone} has another")
-    return FiLM(embed_dim, clip.visual.widths)
+    return FiLM(embed_dim, conv_tower_of(config, clip, "film").widths)
 
 
 #: Where the image tower's keypoints sit in a CLIP-RT state dict (a checkpoint without them starts them fresh).
 KEYPOINTS_PREFIX = "clip.visual.keypoints."
-
-
-def add_keypoints(config: ModelConfig, clip: nn.Module) -> None:
-    """Give the CNN image tower its spatial-softmax keypoints (``ModelConfig.keypoints``)."""
-    from cliprt_agents.conv_tower import ConvImageTower
-
-    if not isinstance(clip.visual, ConvImageTower):
-        raise ValueError(f"keypoints read the CNN image tower of {TINY_CONV_MODEL}; {config.backbone} has another")
-    clip.visual.add_keypoints()
 
 
 def fuse(image_emb: torch.Tensor, prompt_emb: torch.Tensor, fusion: str = "sum") -> torch.Tensor:
@@ -258,7 +256,7 @@ class CLIPRT(nn.Module):
         self.proprio_encoder = ProprioEncoder(embed_dim) if config.proprio else None
         self.film = film_for(config, clip, embed_dim)
         if config.keypoints:
-            add_keypoints(config, clip)
+            conv_tower_of(config, clip, "keypoints").add_keypoints()
         self.text_cache: Any = None  # a frozen sentence encoder's pooled features (sentence_tower.py)
         # Prompts through their own frozen sentence encoder (ModelConfig.instruction_tower), motions through clip's text tower.
         self.instruction_encoder = instruction_encoder
