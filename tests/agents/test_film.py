@@ -83,7 +83,9 @@ def test_film_needs_the_cnn_tower_and_the_prompt(vocabulary):
 
 def test_film_model_learns_to_go_to_the_named_object_and_round_trips(tmp_path, vocabulary):
     """At the same budget, FiLM answers held-out scenes right; the model that meets the instruction only after
-    pooling (product fusion) is still near chance (measured: 1.00 vs 0.45 after 500 steps on seed 0)."""
+    pooling (product fusion) is still near chance (measured: 1.00 vs 0.25 after 1000 steps on seed 0). Training is
+    not bit for bit the same on every CPU: after 500 steps FiLM had 1.00 on one of this project's machines and 0.78
+    on another, so the budget leaves room."""
     from cliprt_agents.data import InMemoryMotionDataset
     from cliprt_agents.errors import CheckpointError
     from cliprt_agents.policy import load_policy
@@ -92,7 +94,7 @@ def test_film_model_learns_to_go_to_the_named_object_and_round_trips(tmp_path, v
     data = InMemoryMotionDataset(named_object_task(96, 0, vocabulary))
     held_out = named_object_task(24, 1, vocabulary)
     config = TrainConfig(
-        max_steps=500, batch_size=32, lr=1e-3, warmup_steps=10, num_workers=0, val_every=500, progress=False, loss="vocabulary"
+        max_steps=1000, batch_size=32, lr=1e-3, warmup_steps=10, num_workers=0, val_every=1000, progress=False, loss="vocabulary"
     )
     plain_cfg = ModelConfig(backbone=TINY_CONV_MODEL, pretrained=None, fusion="product", image_size=32)
     film_cfg = ModelConfig(**{**plain_cfg.to_dict(), "film": True})
