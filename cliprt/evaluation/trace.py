@@ -21,6 +21,9 @@ instruction, success and its ``steps``, one dict per step:
                         instruction names to act on), ``"other"`` (only other things), ``"named+other"``
                         or ``"nothing"`` (past ``cliprt_envs.sim.backend.MOVED``: 2 cm, a drawer 1 cm,
                         a lid 10 degrees); absent where the env cannot tell
+``in_view``             the named thing's centre is inside the agent's camera image after the step
+                        (projected, so something in front of it does not hide it); absent where
+                        the env cannot tell
 
 The trace line is appended, flushed and fsynced before the episode's record, so a
 crash leaves whole lines (a torn last line is dropped); an episode run again after a
@@ -50,6 +53,7 @@ CHANGE_TOLERANCE = 1e-3
 REVISIT_TOLERANCE = 3e-3
 #: The info keys the env worker adds when tracing (see :class:`StateTrail` and :func:`expert_motion`).
 EXPERT_KEY, CHANGED_KEY, REVISIT_KEY, MOVED_KEY = "trace_expert", "trace_changed", "trace_revisit", "trace_moved"
+IN_VIEW_KEY = "trace_in_view"
 #: trace step key -> the env's info key (LanguageMotionEnv._step_info)
 ENV_FLAGS = {
     "clamped": "workspace_clamped",
@@ -109,6 +113,15 @@ def moved_since(env: gym.Env, start: tuple[tuple[float, ...], str]) -> str:
     return "+".join(k for k, v in (("named", named), ("other", other)) if v) or "nothing"
 
 
+def named_in_view(env: gym.Env, target: str) -> bool | None:
+    """Whether the body ``target`` is inside the agent's camera image now; None where the env cannot tell."""
+    env = env.unwrapped
+    camera, backend = getattr(env, "camera", None), getattr(env, "backend", None)
+    if not hasattr(camera, "sees") or not hasattr(backend, "object_position"):
+        return None
+    return camera.sees(backend.object_position(target))
+
+
 class StateTrail:
     """The states of the current episode: did a step change the state, come back to an old one, move what?"""
 
@@ -121,9 +134,13 @@ class StateTrail:
         self._start = scene_start(env)
 
     def step(self, env: gym.Env) -> dict[str, Any]:
-        """The info the traced step adds (``trace_changed``, ``trace_revisit``, ``trace_moved`` where known)."""
+        """The info the traced step adds: ``trace_changed``, ``trace_revisit``; ``trace_moved``, ``trace_in_view`` where known."""
         state = state_vector(env)
-        moved = {MOVED_KEY: moved_since(env, self._start)} if self._start is not None else {}
+        moved: dict[str, Any] = {}
+        if self._start is not None:
+            moved[MOVED_KEY] = moved_since(env, self._start)
+            if (seen := named_in_view(env, self._start[1])) is not None:
+                moved[IN_VIEW_KEY] = seen
         if not self._states or self._states[0].shape != state.shape:
             self._states = [state]
             return {CHANGED_KEY: True, REVISIT_KEY: False, **moved}
@@ -182,6 +199,9 @@ class StepTracer:
         moved = _info_value(info, MOVED_KEY, i, None)
         if moved is not None:
             step["moved"] = str(moved)
+        in_view = _info_value(info, IN_VIEW_KEY, i, None)
+        if in_view is not None:
+            step["in_view"] = bool(in_view)
         return step
 
     def _text(self, motion: int) -> str | None:

@@ -14,6 +14,8 @@ Per agent and task (only traced episodes count; see :mod:`cliprt.evaluation.trac
 ``expert_in_top3``           for agents that score motions: steps where the expert's motion was among its 3 best
 ``failed_moved``             failed episodes by what they had moved by their end (sim tasks): ``named`` (the thing
                              the instruction names, perhaps with others), ``only_other``, ``nothing``
+``failed_in_view``           the steps of failed episodes after which the named thing was inside the agent's camera
+                             image (sim tasks; None where no step says)
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ def _task_summary(episodes: list[dict]) -> dict:
         "ik_failed_fraction": _fraction(steps, lambda s: bool(s.get("ik_failed"))),
         "expert_in_top3": _fraction(ranked, lambda s: s["expert_rank"] <= TOP_K),
         "failed_moved": _moved_counts(failed),
+        "failed_in_view": _fraction([s for e in failed for s in e["steps"] if "in_view" in s], lambda s: bool(s["in_view"])),
     }
 
 
@@ -111,8 +114,9 @@ def trace_table(summary: dict[str, dict[str, dict]]) -> str:
         "Where episodes go wrong (traced episodes; steps against the scripted expert at the same state):",
         "",
         "| agent | task | traced | step acc. % | diverged | first div. step (median) | unchanged % | loop % "
-        "| failed ending in loop | clamped % | IK fail % | expert in top-3 % | failed: moved the named / only others / nothing |",
-        "|" + "---|" * 13,
+        "| failed ending in loop | clamped % | IK fail % | expert in top-3 % | failed: moved the named / only others / nothing "
+        "| failed: named in view % |",
+        "|" + "---|" * 14,
     ]
     for agent, tasks in summary.items():
         for env_id, t in tasks.items():
@@ -131,6 +135,7 @@ def trace_table(summary: dict[str, dict[str, dict]]) -> str:
                 _percent(t["ik_failed_fraction"]),
                 _percent(t["expert_in_top3"]),
                 "-" if (m := t["failed_moved"]) is None else f"{m['named']} / {m['only_other']} / {m['nothing']}",
+                _percent(t.get("failed_in_view")),
             ]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

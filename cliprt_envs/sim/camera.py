@@ -171,6 +171,21 @@ class MujocoCamera(ClosesOnExit):
         self._renderer.update_scene(self.data, camera=self.camera_id, scene_option=self._option)
         return self._renderer.render()
 
+    def sees(self, point: np.ndarray) -> bool:
+        """Whether a world point projects into this camera's image now: in front of it and inside its field of view.
+
+        The vertical field of view is the model's ``fovy``; the horizontal one follows from the
+        image's width and height. Nothing is rendered, so a point behind another object still counts.
+        """
+        cam = self.camera_id
+        offset = np.asarray(point, dtype=np.float64) - self.data.cam_xpos[cam]
+        x, y, z = self.data.cam_xmat[cam].reshape(3, 3).T @ offset  # camera frame: it looks along -z
+        if z >= 0.0:
+            return False
+        half_height = np.tan(np.radians(self.model.cam_fovy[cam]) / 2.0)
+        half_width = half_height * self.width / self.height
+        return bool(abs(x / -z) <= half_width and abs(y / -z) <= half_height)
+
     def close(self) -> None:
         if self._renderer is not None:
             renderer, self._renderer = self._renderer, None

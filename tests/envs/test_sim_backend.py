@@ -157,3 +157,40 @@ def test_the_view_for_people_renders_without_anti_aliasing_and_leaves_the_agent_
         plain.close()
     with pytest.raises(ValueError, match="multisamples must be an int >= 0"):
         MujocoCamera(model, filmed.unwrapped.backend.data, "front", 96, 96, multisamples=-1)
+
+
+@pytest.mark.parametrize("entry", SIM_TASKS, ids=[e.name for e in SIM_TASKS])
+def test_the_front_camera_sees_every_task_target_and_nothing_behind_it(entry):
+    env = gym.make(entry.env_id, image_size=SMALL)
+    try:
+        for seed in range(3):
+            env.reset(seed=seed)
+            camera, backend = env.unwrapped.camera, env.unwrapped.backend
+            target = backend.object_position(env.unwrapped.task.target_body())
+            assert camera.sees(target), f"{entry.name}, seed {seed}: the front camera should see {target} on the table"
+            position, rotation = backend.data.cam_xpos[camera.camera_id], backend.data.cam_xmat[camera.camera_id].reshape(3, 3)
+            assert not camera.sees(position + rotation[:, 2])  # 1 m behind the camera (it looks along its -z)
+            assert not camera.sees(target + np.array([0.0, 3.0, 0.0]))  # 3 m off to the side
+    finally:
+        env.close()
+
+
+def test_a_camera_sees_what_its_field_of_view_and_image_shape_allow():
+    task = load_task("Pick", (SMALL, SMALL))
+    with MujocoUR5Backend(task.scene()) as backend:
+        import mujoco
+
+        mujoco.mj_kinematics(backend.model, backend.data)
+        square = MujocoCamera(backend.model, backend.data, "wrist", SMALL, SMALL)
+        wide = MujocoCamera(backend.model, backend.data, "wrist", SMALL, 2 * SMALL)
+        cam = square.camera_id
+        position, rotation = backend.data.cam_xpos[cam], backend.data.cam_xmat[cam].reshape(3, 3)
+        half = np.tan(np.radians(backend.model.cam_fovy[cam]) / 2)
+
+        def ahead(x: float, y: float) -> np.ndarray:  # 1 m in front of the camera, x right and y up in its image
+            return position + rotation @ np.array([x, y, -1.0])
+
+        assert square.sees(ahead(0.0, 0.0)) and square.sees(ahead(0.9 * half, 0.9 * half))
+        assert not square.sees(ahead(0.0, 1.1 * half)) and not square.sees(ahead(1.1 * half, 0.0))
+        assert wide.sees(ahead(1.9 * half, 0.0)) and not wide.sees(ahead(2.1 * half, 0.0))  # twice as wide as high
+        assert not wide.sees(ahead(0.0, 1.1 * half))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import gymnasium as gym
+import mujoco
 import numpy as np
 import pytest
 
@@ -13,7 +14,7 @@ from cliprt.evaluation.episode_log import EPISODES_FILE, load_episodes
 from cliprt.evaluation.report import write_reports
 from cliprt.evaluation.runner import run_benchmark
 from cliprt.evaluation.settings import BenchConfig
-from cliprt.evaluation.trace import MOVED_KEY, TRACES_FILE, StateTrail, expert_motion, load_traces
+from cliprt.evaluation.trace import IN_VIEW_KEY, MOVED_KEY, TRACES_FILE, StateTrail, expert_motion, load_traces
 from cliprt.evaluation.trace_summary import LOOP_TAIL, summarize_traces, trace_table, traces_of
 from cliprt_agents.registry import AgentSpec, make_agent
 from cliprt_agents.scripted import RandomAgent
@@ -54,8 +55,10 @@ def test_every_episode_has_a_consistent_trace(traced):
             assert s["match"] == (s["motion"] == s["expert"])
             assert {"clamped", "ik_failed", "joint_limited", "collision", "changed", "revisit"} <= set(s)
             assert s["moved"] in ("named", "other", "named+other", "nothing")
+            assert isinstance(s["in_view"], bool)
         if r["agent"] == "expert" and r["success"]:
             assert t["steps"][-1]["moved"].startswith("named")  # it lifted the named object
+            assert all(s["in_view"] for s in t["steps"])  # the front camera sees the whole table
             assert "top" not in s  # neither agent scores motions
             if not s["changed"]:
                 assert s["revisit"]  # an unchanged state is one the episode was in
@@ -200,6 +203,21 @@ def test_summary_counts_what_failed_episodes_moved():
     assert summarize_traces([ending(False, None)])["a"][PICK]["failed_moved"] is None  # an env that cannot tell
 
 
+def test_summary_counts_the_failed_steps_with_the_named_thing_in_view():
+    def seen(success: bool, views: list[bool] | None) -> dict:
+        e = _episode(success, [False] * 4, [False] * 4)
+        for s, v in zip(e["steps"], views or []):
+            s["in_view"] = v
+        return e
+
+    episodes = [seen(False, [True, False, False, False]), seen(False, [True, True, True, True]), seen(True, [False] * 4)]
+    s = summarize_traces(episodes)["a"][PICK]
+    assert s["failed_in_view"] == pytest.approx(5 / 8)  # the success's steps do not count
+    assert trace_table({"a": {PICK: s}}).splitlines()[-1].endswith("| 62 |")
+    assert summarize_traces([seen(False, None)])["a"][PICK]["failed_in_view"] is None  # an env that cannot tell
+    assert "named in view %" in trace_table({"a": {PICK: s}})
+
+
 def test_trail_says_what_the_episode_has_moved():
     env = gym.make(PICK, image_size=32)
     try:
@@ -213,6 +231,10 @@ def test_trail_says_what_the_episode_has_moved():
         for name, expected in ((other, "other"), (task.target_body(), "named+other")):
             backend.set_object_pose(name, backend.object_position(name) + np.array([0.05, 0.0, 0.0]))
             assert trail.step(env)[MOVED_KEY] == expected
+        assert trail.step(env)[IN_VIEW_KEY] is True  # the front camera sees the table
+        backend.set_object_pose(task.target_body(), np.array([0.5, 3.0, 0.5]))  # 3 m to the side, out of the picture
+        mujoco.mj_kinematics(backend.model, backend.data)  # as a step would
+        assert trail.step(env)[IN_VIEW_KEY] is False
     finally:
         env.close()
 
