@@ -136,19 +136,19 @@ class StateTrail:
     def step(self, env: gym.Env) -> dict[str, Any]:
         """The info the traced step adds: ``trace_changed``, ``trace_revisit``; ``trace_moved``, ``trace_in_view`` where known."""
         state = state_vector(env)
-        moved: dict[str, Any] = {}
+        named: dict[str, Any] = {}  # what the sim knows about the named thing
         if self._start is not None:
-            moved[MOVED_KEY] = moved_since(env, self._start)
+            named[MOVED_KEY] = moved_since(env, self._start)
             if (seen := named_in_view(env, self._start[1])) is not None:
-                moved[IN_VIEW_KEY] = seen
+                named[IN_VIEW_KEY] = seen
         if not self._states or self._states[0].shape != state.shape:
             self._states = [state]
-            return {CHANGED_KEY: True, REVISIT_KEY: False, **moved}
+            return {CHANGED_KEY: True, REVISIT_KEY: False, **named}
         changed = bool(np.max(np.abs(state - self._states[-1]), initial=0.0) > CHANGE_TOLERANCE)
         distances = np.max(np.abs(np.stack(self._states) - state), axis=1, initial=0.0)
         revisit = bool(np.any(distances <= REVISIT_TOLERANCE))
         self._states.append(state)
-        return {CHANGED_KEY: changed, REVISIT_KEY: revisit, **moved}
+        return {CHANGED_KEY: changed, REVISIT_KEY: revisit, **named}
 
 
 # -- in the runner --------------------------------------------------------------------------

@@ -135,7 +135,7 @@ def trace_table(summary: dict[str, dict[str, dict]]) -> str:
                 _percent(t["ik_failed_fraction"]),
                 _percent(t["expert_in_top3"]),
                 "-" if (m := t["failed_moved"]) is None else f"{m['named']} / {m['only_other']} / {m['nothing']}",
-                _percent(t.get("failed_in_view")),
+                _percent(t["failed_in_view"]),
             ]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -11,6 +11,8 @@ from cliprt_envs.protocols import Camera, RobotBackend
 from cliprt_envs.registry import SIM_TASKS
 
 pytest.importorskip("mujoco")
+import mujoco
+
 from cliprt_envs.sim.backend import MujocoUR5Backend
 from cliprt_envs.sim.camera import MujocoCamera
 from cliprt_envs.sim.make import load_task
@@ -178,8 +180,6 @@ def test_the_front_camera_sees_every_task_target_and_nothing_behind_it(entry):
 def test_a_camera_sees_what_its_field_of_view_and_image_shape_allow():
     task = load_task("Pick", (SMALL, SMALL))
     with MujocoUR5Backend(task.scene()) as backend:
-        import mujoco
-
         mujoco.mj_kinematics(backend.model, backend.data)
         square = MujocoCamera(backend.model, backend.data, "wrist", SMALL, SMALL)
         wide = MujocoCamera(backend.model, backend.data, "wrist", SMALL, 2 * SMALL)
