@@ -67,6 +67,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--clip-steps", type=int, help=f"CLIP-RT fine-tuning steps (default {d.clip_steps}; --smoke {s.clip_steps})")
     p.add_argument(
+        "--image-shift",
+        type=int,
+        help=f"CLIP-RT fine-tuning shifts each training image by up to this many pixels (DrQ; 0: off; default "
+        f"{d.clip_image_shift})",
+    )
+    p.add_argument(
         "--init",
         help=f"the pretrained CLIP-RT checkpoint to fine-tune (default {d.init}, shipped with the package; "
         "'none': from scratch with --model)",
@@ -124,6 +130,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
+    if args.image_shift is not None and args.image_shift < 0:
+        raise ValueError("--image-shift must be >= 0")
     if args.smoke:
         config = DemoConfig.smoke(args.out or SMOKE_OUT)
     elif args.full:
@@ -135,6 +143,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         demos_per_task=args.demos,
         eval_episodes=args.episodes,
         clip_steps=args.clip_steps,
+        clip_image_shift=args.image_shift,
         ppo_steps=args.ppo_steps,
         tasks=tuple(args.tasks) if args.tasks else None,
         ablations=True if args.ablations else None,

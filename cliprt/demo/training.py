@@ -60,6 +60,7 @@ def train_clip_rt(
         checkpoint_every=max(1, config.clip_steps // 4),
         num_workers=0,
         seed=config.seed,
+        image_shift=config.clip_image_shift,
     )
     model_cfg = clip_model_config(config, variant)
     result = train(model_cfg, train_cfg, dataset, config.out / "models" / name, init_from=config.init)

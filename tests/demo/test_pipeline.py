@@ -72,8 +72,10 @@ def test_demo_end_to_end_then_resume_and_refuse_other_settings(tmp_path, tiny_ch
         for n in ("bc", "bc-pretrained")
     }
     assert bc_epochs == {"bc": 2, "bc-pretrained": 1}  # BC on the pretrained tower has its own (shorter) schedule
-    tuned = json.loads((config.out / "models" / "clip-rt" / "model" / "config.json").read_text())["model"]
+    saved = json.loads((config.out / "models" / "clip-rt" / "model" / "config.json").read_text())
+    tuned = saved["model"]
     assert tuned["backbone"] == "CLIPRT-TinyConv" and tuned["fusion"] == "product"  # the checkpoint's, not the defaults
+    assert saved["train"]["image_shift"] == config.clip_image_shift == DemoConfig(tmp_path).clip_image_shift > 0
     again = run_demo(config)  # every stage is reused
     assert again["total_seconds_this_run"] < results["total_seconds_this_run"]
     with pytest.raises(ValueError, match="camera: 'wrist' -> 'front'"):
@@ -197,6 +199,8 @@ def test_bad_selection_and_jobs_fail_before_any_stage(tmp_path, capsys):
     assert "temperature must be a number > 0" in capsys.readouterr().err
     assert main(["demo", "--jobs", "0", "--out", str(tmp_path / "b")]) == 2
     assert "--jobs must be >= 1" in capsys.readouterr().err
+    assert main(["demo", "--image-shift", "-1", "--out", str(tmp_path / "d")]) == 2
+    assert "--image-shift must be >= 0" in capsys.readouterr().err and not (tmp_path / "d").exists()
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
     with pytest.raises(ValueError, match="selection must be one of"):
         DemoConfig(tmp_path, selection="best")
