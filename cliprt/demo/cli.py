@@ -65,13 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         help=f"benchmark episodes per task and agent (default {d.eval_episodes}; --smoke {s.eval_episodes})",
     )
-    p.add_argument("--clip-steps", type=int, help=f"CLIP-RT fine-tuning steps (default {d.clip_steps}; --smoke {s.clip_steps})")
-    p.add_argument(
-        "--image-shift",
-        type=int,
-        help=f"CLIP-RT fine-tuning shifts each training image by up to this many pixels (DrQ; 0: off; default "
-        f"{d.clip_image_shift})",
-    )
+    _add_fine_tuning_options(p, d, s)
     p.add_argument(
         "--init",
         help=f"the pretrained CLIP-RT checkpoint to fine-tune (default {d.init}, shipped with the package; "
@@ -92,6 +86,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help=f"CLIP-RT backbone with --init none (default {d.backbone})")
     _add_bench_options(p, d)
     p.set_defaults(func=cmd_demo)
+
+
+def _add_fine_tuning_options(p: argparse.ArgumentParser, d: DemoConfig, s: DemoConfig) -> None:
+    """How CLIP-RT (and its variants) are fine-tuned from the checkpoint."""
+    p.add_argument("--clip-steps", type=int, help=f"CLIP-RT fine-tuning steps (default {d.clip_steps}; --smoke {s.clip_steps})")
+    p.add_argument(
+        "--image-shift",
+        type=int,
+        help=f"CLIP-RT fine-tuning shifts each training image by up to this many pixels (DrQ; 0: off; default "
+        f"{d.clip_image_shift})",
+    )
 
 
 def _add_bench_options(p: argparse.ArgumentParser, d: DemoConfig) -> None:
