@@ -247,6 +247,13 @@ class TrainConfig:
         default=0,
         metadata={"help": "random-shift augmentation of training images, pixels each way (DrQ; 0: off)"},
     )
+    freeze: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "help": "parameters kept fixed, by name or dotted prefix (e.g. film instruction_encoder.text.proj); "
+            "an unknown name is an error",
+        },
+    )
     progress: bool = field(default=True, metadata={"help": "progress bars"})
 
     def __post_init__(self) -> None:
@@ -270,6 +277,7 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        object.__setattr__(self, "freeze", parameter_names(self.freeze))
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -279,6 +287,16 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         return _from_dict(cls, "train", data)
+
+
+def parameter_names(names: Any) -> tuple[str, ...]:
+    """``TrainConfig.freeze`` checked: parameter names or dotted prefixes (``film``, ``clip.visual.stem``)."""
+    if isinstance(names, str):
+        names = (names,)
+    out = tuple(str(name).strip() for name in names)
+    if any(not name or name.startswith(".") or name.endswith(".") for name in out):
+        raise ValueError(f"freeze takes parameter names or dotted prefixes such as 'film'; got {list(out)}")
+    return out
 
 
 def _from_dict(cls: type, what: str, data: dict[str, Any]) -> Any:

@@ -30,6 +30,24 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, 
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+def freeze_parameters(model: torch.nn.Module, names: tuple[str, ...]) -> int:
+    """Stop gradients for the parameters named, or under a dotted prefix (``TrainConfig.freeze``); returns their count.
+
+    A name that matches no parameter is a ValueError listing the model's top-level parts.
+    """
+    frozen = 0
+    for name in names:
+        matched = [p for n, p in model.named_parameters() if n == name or n.startswith(name + ".")]
+        if not matched:
+            parts = sorted({n.split(".")[0] for n, _ in model.named_parameters()})
+            raise ValueError(f"freeze: no parameter is named {name!r} or lies under it; the model's parts: {parts}")
+        for p in matched:
+            if p.requires_grad:
+                p.requires_grad_(False)
+                frozen += p.numel()
+    return frozen
+
+
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     """AdamW with CLIP's settings; the fused kernel where torch has one (8x faster on CPU, measured)."""
     groups = param_groups(model, cfg.weight_decay)

@@ -54,7 +54,7 @@ from cliprt_agents.distributed import (
 from cliprt_agents.image_shift import random_shift
 from cliprt_agents.model import CLIPRT, KEYPOINTS_PREFIX, MAX_LOGIT_SCALE, build_model
 from cliprt_agents.objective import compute_loss, evaluate, freeze_unused, uses_contrastive
-from cliprt_agents.optim import amp_dtype, autocast, lr_at, make_optimizer, to_device
+from cliprt_agents.optim import amp_dtype, autocast, freeze_parameters, lr_at, make_optimizer, to_device
 from cliprt_agents.preprocess import PreprocessSpec
 from cliprt_agents.train_state import LoopState, RunParts, TrainResult
 from cliprt_envs.motions import Vocabulary, default_vocabulary
@@ -159,6 +159,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         model = self._build_model(resume)
         freeze_unused(model, uses_contrastive(self.model_config, cfg))
+        freeze_parameters(model, cfg.freeze)
         model.to(ctx.device)
         optimizer = make_optimizer(model, cfg)
         scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
