@@ -247,6 +247,13 @@ class TrainConfig:
         default=0,
         metadata={"help": "random-shift augmentation of training images, pixels each way (DrQ; 0: off)"},
     )
+    instruction_noise: float = field(
+        default=0.0,
+        metadata={
+            "help": "Gaussian noise on the instruction's embedding while training, its size this fraction of the "
+            "embedding's norm (0: off); steadies the policy under phrasings it never saw",
+        },
+    )
     freeze: tuple[str, ...] = field(
         default=(),
         metadata={
@@ -265,7 +272,7 @@ class TrainConfig:
             raise ValueError("batch_size must be >= 2 (the contrastive loss compares samples within a batch)")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
-        for name in ("warmup_steps", "num_workers", "contrastive_weight", "image_shift"):
+        for name in ("warmup_steps", "num_workers", "contrastive_weight", "image_shift", "instruction_noise"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
         for name, choices in (("precision", ("auto", "fp32", "bf16", "fp16")), ("loss", LOSSES)):

@@ -258,6 +258,8 @@ class CLIPRT(nn.Module):
         if config.keypoints:
             conv_tower_of(config, clip, "keypoints").add_keypoints()
         self.text_cache: Any = None  # a frozen sentence encoder's pooled features (sentence_tower.py)
+        #: Training only, set by the trainer (TrainConfig.instruction_noise): noise on the prompt embeddings in forward.
+        self.instruction_noise = 0.0
         # Prompts through their own frozen sentence encoder (ModelConfig.instruction_tower), motions through clip's text tower.
         self.instruction_encoder = instruction_encoder
         self.prompt_tokenizer = instruction_encoder.tokenizer if instruction_encoder is not None else tokenizer
@@ -375,7 +377,12 @@ class CLIPRT(nn.Module):
         are shared out among DDP ranks (each encodes its share), and a batch
         motion text that is a vocabulary row takes that row's embedding.
         """
-        prompt_emb = self.encode_prompt(prompt_tokens)[prompt_index]
+        prompt_emb = self.encode_prompt(prompt_tokens)
+        if self.training and self.instruction_noise > 0:
+            from cliprt_agents.instruction_noise import relative_noise
+
+            prompt_emb = relative_noise(prompt_emb, self.instruction_noise)
+        prompt_emb = prompt_emb[prompt_index]
         image_emb = self.encode_observation(images, proprio, prompt_emb)
         out = {"context": self.context(image_emb, prompt_emb), "logit_scale": self.logit_scale()}
         vocab_emb = None

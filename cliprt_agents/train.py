@@ -160,6 +160,7 @@ class Trainer:
         model = self._build_model(resume)
         freeze_unused(model, uses_contrastive(self.model_config, cfg))
         freeze_parameters(model, cfg.freeze)
+        model.instruction_noise = cfg.instruction_noise
         model.to(ctx.device)
         optimizer = make_optimizer(model, cfg)
         scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)

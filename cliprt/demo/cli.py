@@ -97,6 +97,13 @@ def _add_fine_tuning_options(p: argparse.ArgumentParser, d: DemoConfig, s: DemoC
         help=f"CLIP-RT fine-tuning shifts each training image by up to this many pixels (DrQ; 0: off; default "
         f"{d.clip_image_shift})",
     )
+    p.add_argument(
+        "--instruction-noise",
+        type=float,
+        metavar="X",
+        help="CLIP-RT fine-tuning adds Gaussian noise to the instruction's embedding, this fraction of its norm "
+        f"(0: off; default {d.clip_instruction_noise})",
+    )
 
 
 def _add_bench_options(p: argparse.ArgumentParser, d: DemoConfig) -> None:
@@ -135,8 +142,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
-    if args.image_shift is not None and args.image_shift < 0:
-        raise ValueError("--image-shift must be >= 0")
+    for name in ("image_shift", "instruction_noise"):
+        if getattr(args, name) is not None and getattr(args, name) < 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 0")
     if args.smoke:
         config = DemoConfig.smoke(args.out or SMOKE_OUT)
     elif args.full:
@@ -149,6 +157,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         eval_episodes=args.episodes,
         clip_steps=args.clip_steps,
         clip_image_shift=args.image_shift,
+        clip_instruction_noise=args.instruction_noise,
         ppo_steps=args.ppo_steps,
         tasks=tuple(args.tasks) if args.tasks else None,
         ablations=True if args.ablations else None,

@@ -63,6 +63,9 @@ class DemoConfig:
     # the Novel tasks from 16.2% to 30.0% and cost held-out phrasings on the Common tasks (75.0% -> 61.3%).
     clip_steps: int = 1500
     clip_image_shift: int = 4
+    # Noise on the instruction's embedding (TrainConfig.instruction_noise): the longer fine-tuning fits the training
+    # phrasings; with it the policy answers phrasings it never saw much as it answers the training ones (README).
+    clip_instruction_noise: float = 0.6
     clip_batch_size: int = 64
     clip_lr: float = 1e-4
     bc_epochs: int = 15

@@ -61,6 +61,7 @@ def train_clip_rt(
         num_workers=0,
         seed=config.seed,
         image_shift=config.clip_image_shift,
+        instruction_noise=config.clip_instruction_noise,
     )
     model_cfg = clip_model_config(config, variant)
     result = train(model_cfg, train_cfg, dataset, config.out / "models" / name, init_from=config.init)

@@ -76,6 +76,8 @@ def test_demo_end_to_end_then_resume_and_refuse_other_settings(tmp_path, tiny_ch
     tuned = saved["model"]
     assert tuned["backbone"] == "CLIPRT-TinyConv" and tuned["fusion"] == "product"  # the checkpoint's, not the defaults
     assert saved["train"]["image_shift"] == config.clip_image_shift == DemoConfig(tmp_path).clip_image_shift > 0
+    noise = DemoConfig(tmp_path).clip_instruction_noise
+    assert saved["train"]["instruction_noise"] == config.clip_instruction_noise == noise > 0
     again = run_demo(config)  # every stage is reused
     assert again["total_seconds_this_run"] < results["total_seconds_this_run"]
     with pytest.raises(ValueError, match="camera: 'wrist' -> 'front'"):
@@ -201,6 +203,8 @@ def test_bad_selection_and_jobs_fail_before_any_stage(tmp_path, capsys):
     assert "--jobs must be >= 1" in capsys.readouterr().err
     assert main(["demo", "--image-shift", "-1", "--out", str(tmp_path / "d")]) == 2
     assert "--image-shift must be >= 0" in capsys.readouterr().err and not (tmp_path / "d").exists()
+    assert main(["demo", "--instruction-noise", "-0.5", "--out", str(tmp_path / "e")]) == 2
+    assert "--instruction-noise must be >= 0" in capsys.readouterr().err and not (tmp_path / "e").exists()
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
     with pytest.raises(ValueError, match="selection must be one of"):
         DemoConfig(tmp_path, selection="best")
