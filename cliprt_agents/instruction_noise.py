@@ -3,8 +3,8 @@
 The pretraining corpus and the demonstrations word each task a few ways, so
 the policy learns to read the embeddings of those few phrasings. An
 instruction worded otherwise lands near them but not on them (in the shipped
-checkpoint, cosine 0.88-0.94 to the training phrasings of its own task, where
-those sit at 0.99 to each other), and a policy that never saw such an offset
+checkpoint, Pick's held-out phrasings sit at cosine 0.88-0.95 to its training
+phrasings, which sit at 0.99 to each other), and a policy that never saw such an offset
 can answer it with another motion. Training with the embedding moved by
 random noise of a set size teaches it to answer the same within that
 distance. In high dimension almost all of the noise is orthogonal to the
