@@ -1,4 +1,4 @@
-"""Random-shift augmentation (cliprt_agents.image_shift) and its use in CLIP-RT training."""
+"""Random-shift augmentation (cliprt_agents.image_shift) and CLIP-RT training with it and with instruction noise."""
 
 from __future__ import annotations
 
@@ -19,13 +19,16 @@ def test_a_shift_moves_content_by_at_most_pad_pixels_and_keeps_the_shape():
     assert random_shift(x, 0) is x
 
 
-def test_training_with_image_shift_runs_and_is_validated(tmp_path, toy_data):
+@pytest.mark.parametrize(("augmentation", "value"), [("image_shift", 2), ("instruction_noise", 0.6)])
+def test_training_with_an_augmentation_runs_and_is_validated(tmp_path, toy_data, augmentation, value):
     from cliprt_agents.config import TINY_MODEL, ModelConfig, TrainConfig
     from cliprt_agents.train import train
 
-    with pytest.raises(ValueError, match="image_shift"):
-        TrainConfig(image_shift=-1)
-    config = TrainConfig(max_steps=3, batch_size=8, lr=1e-3, warmup_steps=1, num_workers=0, progress=False, image_shift=2)
+    with pytest.raises(ValueError, match=augmentation):
+        TrainConfig(**{augmentation: -1})
+    config = TrainConfig(
+        max_steps=3, batch_size=8, lr=1e-3, warmup_steps=1, num_workers=0, progress=False, **{augmentation: value}
+    )
     result = train(ModelConfig(backbone=TINY_MODEL, pretrained=None), config, toy_data, tmp_path)
     assert result.model_dir.is_dir()
 

@@ -36,14 +36,3 @@ def test_training_forwards_are_noisy_and_eval_forwards_are_not(toy_data):
     assert not torch.allclose(context(True), context(True))
     model.instruction_noise = 0.0
     assert torch.equal(context(True), context(True))
-
-
-def test_training_with_instruction_noise_runs_and_is_validated(tmp_path, toy_data):
-    from cliprt_agents.config import TINY_MODEL, ModelConfig, TrainConfig
-    from cliprt_agents.train import train
-
-    with pytest.raises(ValueError, match="instruction_noise"):
-        TrainConfig(instruction_noise=-0.1)
-    config = TrainConfig(max_steps=3, batch_size=8, lr=1e-3, warmup_steps=1, num_workers=0, progress=False, instruction_noise=0.6)
-    result = train(ModelConfig(backbone=TINY_MODEL, pretrained=None), config, toy_data, tmp_path)
-    assert result.model_dir.is_dir()
