@@ -26,6 +26,14 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def mean_rate(rates: Iterable[float]) -> float:
+    """The mean of success rates, the same whatever their order (``math.fsum``), so every report prints one figure."""
+    rates = list(rates)
+    if not rates:
+        raise ValueError("no success rates to average")
+    return math.fsum(rates) / len(rates)
+
+
 def intervals_overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return a[0] <= b[1] and b[0] <= a[1]
 
@@ -47,7 +55,7 @@ def summarize(rows: Iterable[dict]) -> dict[str, dict]:
         all_eps = [r for (a, _), eps in groups.items() if a == agent for r in eps]
         overall = _summary(all_eps)
         rates = [t["success_rate"] for t in entry["tasks"].values()]
-        overall["mean_task_success_rate"] = sum(rates) / len(rates)
+        overall["mean_task_success_rate"] = mean_rate(rates)
         entry["overall"] = overall
     return out
 
@@ -94,7 +102,7 @@ def set_summary(rows: Iterable[dict], sets: dict[str, list[str]]) -> dict[str, d
                 "tasks": len(per_task),
                 "episodes": len(eps),
                 "successes": wins,
-                "mean_task_success_rate": sum(per_task) / len(per_task),
+                "mean_task_success_rate": mean_rate(per_task),
                 "ci95": list(wilson_interval(wins, len(eps))),
             }
     return out

@@ -12,7 +12,7 @@ from cliprt.evaluation.episode_log import EPISODES_FILE, load_episodes
 from cliprt.evaluation.report import compare, load_summary, write_reports
 from cliprt.evaluation.runner import run_benchmark
 from cliprt.evaluation.settings import BenchConfig
-from cliprt.evaluation.stats import intervals_overlap, wilson_interval
+from cliprt.evaluation.stats import intervals_overlap, set_summary, summarize, wilson_interval
 from cliprt.evaluation.suite import load_suite
 from cliprt_agents.registry import AgentSpec, make_agent
 from cliprt_agents.scripted import RandomAgent
@@ -45,6 +45,21 @@ def test_wilson_rejects_bad_counts():
     with pytest.raises(ValueError):
         wilson_interval(5, 3)
     assert intervals_overlap((0.1, 0.3), (0.25, 0.5)) and not intervals_overlap((0.1, 0.2), (0.3, 0.4))
+
+
+def test_every_report_prints_the_same_mean_whatever_the_task_order():
+    """Per-task rates 35, 10, 20, 10 %: a plain float sum gives 18.749... in one order and 18.75 in another."""
+    wins = {"CloseLaptop": 7, "ParkCar": 2, "Stack": 4, "Stamp": 2}
+    rows = [
+        {"agent": "a", "env_id": e, "success": i < k, "steps": 1, "policy_seconds": 0.0, "env_seconds": 0.0}
+        for e, k in wins.items()
+        for i in range(20)
+    ]
+    orders = [list(wins), ["Stamp", "Stack", "ParkCar", "CloseLaptop"], ["ParkCar", "CloseLaptop", "Stamp", "Stack"]]
+    means = [set_summary(rows, {"Novel": order})["a"]["Novel"]["mean_task_success_rate"] for order in orders]
+    means.append(summarize(rows)["a"]["overall"]["mean_task_success_rate"])
+    assert len(set(means)) == 1
+    assert {f"{100 * m:.1f}" for m in means} == {"18.8"}
 
 
 def test_same_seeds_same_numbers(tmp_path):
