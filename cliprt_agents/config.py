@@ -254,6 +254,13 @@ class TrainConfig:
             "embedding's norm (0: off); steadies the policy under phrasings it never saw",
         },
     )
+    mirror: bool = field(
+        default=False,
+        metadata={
+            "help": "also train on every sample mirrored left-right (image, motion and instruction; "
+            "cliprt_agents.mirror says when that is valid)",
+        },
+    )
     freeze: tuple[str, ...] = field(
         default=(),
         metadata={

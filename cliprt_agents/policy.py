@@ -101,6 +101,10 @@ def _batch_proprio(observation: dict[str, Any], batch: int, device: torch.device
     return torch.from_numpy(proprio_rows(observation["proprio"], batch)).to(device)
 
 
+#: ``CLIPRTPolicy(mirror=...)``: "off", or "average" the scores of each view and its mirror image.
+MIRROR_MODES: tuple[str, ...] = ("off", "average")
+
+
 class CLIPRTPolicy:
     """An :class:`~cliprt_agents.protocols.Agent` that picks language motions with a CLIP-RT model.
 
@@ -110,6 +114,10 @@ class CLIPRTPolicy:
     the arm was in before this episode, the motions it already took there
     (:mod:`cliprt_agents.revisits`; the factors multiply any scorer's).
     ``precision`` "bf16"/"fp16" runs the towers under autocast on a GPU.
+    ``mirror="average"`` scores each observation and its left-right mirror
+    image (:mod:`cliprt_agents.mirror`) and averages the two, motion by
+    mirrored motion: a policy exactly symmetric under the mirror, at twice the
+    inference cost. Valid where mirrored training samples are.
     """
 
     continuous = False
@@ -129,6 +137,7 @@ class CLIPRTPolicy:
         precision: str = "fp32",
         cache_size: int = 256,
         revisits: str = "allow",
+        mirror: str = "off",
     ) -> None:
         from cliprt_agents.revisits import revisit_memory
         from cliprt_agents.selection import MotionSelection
@@ -153,8 +162,12 @@ class CLIPRTPolicy:
         self._pending: dict[int, tuple[str, int, str]] = {}
         self._steps: dict[int, int] = {}
         self._paraphrase_index: dict[str, int] | None = None
+        if mirror not in MIRROR_MODES:
+            raise ValueError(f"mirror must be one of {', '.join(MIRROR_MODES)}; got {mirror!r}")
+        self.mirror = mirror
         self._vocabulary = vocabulary
         self._motion_emb = self._encode_motions(vocabulary)
+        self._mirror_ids = self._mirrored_ids(vocabulary)
         self._scale = float(model.logit_scale().detach())
 
     # -- construction -----------------------------------------------------------------
@@ -189,7 +202,15 @@ class CLIPRTPolicy:
             raise ValueError(f"a {self.model.config.variant} model is tied to the vocabulary it was trained on")
         self._vocabulary = vocabulary
         self._motion_emb = self._encode_motions(vocabulary)
+        self._mirror_ids = self._mirrored_ids(vocabulary)
         self._paraphrase_index = None
+
+    def _mirrored_ids(self, vocabulary: Vocabulary) -> torch.Tensor | None:
+        if self.mirror == "off":
+            return None
+        from cliprt_agents.mirror import mirrored_motion_ids
+
+        return torch.from_numpy(mirrored_motion_ids(vocabulary)).to(self.device)
 
     # -- inference internals --------------------------------------------------------------
     def _autocast(self) -> Any:
@@ -232,6 +253,15 @@ class CLIPRTPolicy:
 
     @torch.inference_mode()
     def _logits(self, observation: dict[str, Any]) -> tuple[torch.Tensor, list[str], bool]:
+        logits, instructions, single = self._view_logits(observation)
+        if self._mirror_ids is not None:  # column i of the mirrored view scores motion i's mirror image
+            from cliprt_agents.mirror import mirror_observation
+
+            mirrored = self._view_logits(mirror_observation(observation))[0]
+            logits = 0.5 * (logits + mirrored[:, self._mirror_ids])
+        return logits, instructions, single
+
+    def _view_logits(self, observation: dict[str, Any]) -> tuple[torch.Tensor, list[str], bool]:
         image, prompt, instructions, single = self._embed(observation)
         context = self.model.context(image, prompt)  # the one definition of the fusion (ModelConfig.fusion)
         return self._scale * context @ self._motion_emb.T, instructions, single
@@ -378,6 +408,8 @@ class CLIPRTPlusPolicy(CLIPRTPolicy):
     ) -> None:
         if model.config.variant != "plus":
             raise ValueError("CLIPRTPlusPolicy needs a 'plus' model; use CLIPRTPolicy for motion models")
+        if kwargs.get("mirror", "off") != "off":
+            raise ValueError("CLIP-RT+ predicts continuous action chunks; mirror averaging is for CLIP-RT's motion scores")
         super().__init__(model, vocabulary, **kwargs)
         if self.revisits is not None:
             raise ValueError("revisits='avoid' rules out motions; a CLIP-RT+ policy emits continuous deltas")
@@ -461,4 +493,5 @@ def clip_rt_agent(spec: AgentSpec, vocabulary: Vocabulary, seed: int) -> CLIPRTP
         temperature=chosen.temperature,
         seed=seed,
         revisits=revisits_from_options(spec.options),
+        mirror=str(spec.options.get("mirror", "off")),
     )

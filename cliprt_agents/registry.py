@@ -68,7 +68,7 @@ AGENT_KINDS: dict[str, str] = {
 
 #: kind -> the ``?key=value`` options its factory reads (kinds not listed take none)
 AGENT_OPTIONS: dict[str, tuple[str, ...]] = {
-    "clip-rt": (*SELECTION_OPTIONS, "revisits"),
+    "clip-rt": (*SELECTION_OPTIONS, "revisits", "mirror"),
     "bc": (*SELECTION_OPTIONS, "revisits"),
     "ppo": SELECTION_OPTIONS[:1],  # PPO draws from its own policy: no temperature
 }

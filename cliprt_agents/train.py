@@ -52,6 +52,7 @@ from cliprt_agents.distributed import (
     wrap_ddp,
 )
 from cliprt_agents.image_shift import random_shift
+from cliprt_agents.mirror import MirroredDataset
 from cliprt_agents.model import CLIPRT, KEYPOINTS_PREFIX, MAX_LOGIT_SCALE, build_model
 from cliprt_agents.objective import compute_loss, evaluate, freeze_unused, uses_contrastive
 from cliprt_agents.optim import amp_dtype, autocast, freeze_parameters, lr_at, make_optimizer, to_device
@@ -168,6 +169,8 @@ class Trainer:
             train_set, val_set = split_by_episode(self.train_dataset, cfg.val_fraction, cfg.seed)
         else:
             train_set, val_set = self.train_dataset, self.val_dataset
+        if cfg.mirror:
+            train_set = MirroredDataset(train_set, self.vocabulary)
         sampler = EpochBatchSampler(len(train_set), cfg.batch_size, ctx.rank, ctx.world_size, cfg.seed)
         total = cfg.max_steps if cfg.max_steps is not None else cfg.epochs * sampler.batches_per_epoch
         # from the model as built, before any restore

@@ -104,6 +104,13 @@ def _add_fine_tuning_options(p: argparse.ArgumentParser, d: DemoConfig, s: DemoC
         help="CLIP-RT fine-tuning adds Gaussian noise to the instruction's embedding, this fraction of its norm "
         f"(0: off; default {d.clip_instruction_noise})",
     )
+    p.add_argument(
+        "--mirror",
+        action="store_true",
+        default=None,
+        help="CLIP-RT (and its variants) and BC also train on every sample mirrored left-right: image, motion and "
+        "instruction (cliprt_agents.mirror; valid for the twin's wrist view)",
+    )
 
 
 def _add_bench_options(p: argparse.ArgumentParser, d: DemoConfig) -> None:
@@ -158,6 +165,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         clip_steps=args.clip_steps,
         clip_image_shift=args.image_shift,
         clip_instruction_noise=args.instruction_noise,
+        mirror=args.mirror,
         ppo_steps=args.ppo_steps,
         tasks=tuple(args.tasks) if args.tasks else None,
         ablations=True if args.ablations else None,

@@ -62,6 +62,7 @@ def train_clip_rt(
         seed=config.seed,
         image_shift=config.clip_image_shift,
         instruction_noise=config.clip_instruction_noise,
+        mirror=config.mirror,
     )
     model_cfg = clip_model_config(config, variant)
     result = train(model_cfg, train_cfg, dataset, config.out / "models" / name, init_from=config.init)
@@ -79,7 +80,9 @@ def train_bc_baseline(config: DemoConfig, name: str = "bc", init_from: str | Non
     dataset = training_dataset(config, augmented=True)
     proprio = clip_model_config(config, "language").proprio
     epochs = config.bc_pretrained_epochs if init_from is not None else config.bc_epochs
-    bc_config = BCConfig(image_size=config.image_size, epochs=epochs, seed=config.seed, init_from=init_from, proprio=proprio)
+    bc_config = BCConfig(
+        image_size=config.image_size, epochs=epochs, seed=config.seed, init_from=init_from, proprio=proprio, mirror=config.mirror
+    )
     metrics = train_bc(dataset, default_vocabulary(), bc_config, config.out / "models" / name)
     return {"samples": len(dataset), "init": init_from, "proprio": proprio, "best_val_accuracy": metrics["best"]}
 

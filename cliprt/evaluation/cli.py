@@ -71,7 +71,8 @@ def _register_run(bsub: argparse._SubParsersAction) -> None:
         dest="agents",
         metavar="SPEC",
         help="agent spec: random, expert, KIND=CHECKPOINT or LABEL:KIND=CHECKPOINT (repeatable); learned agents take "
-        "options, e.g. clip-rt=CKPT?selection=sample&temperature=0.3&revisits=avoid (bc= too; ppo= takes selection)",
+        "options, e.g. clip-rt=CKPT?selection=sample&temperature=0.3&revisits=avoid (bc= too; clip-rt= also "
+        "mirror=average; ppo= takes selection)",
     )
     _add_setting_flags(run)
     _add_condition_flags(run)

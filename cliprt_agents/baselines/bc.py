@@ -232,6 +232,10 @@ def train_bc(dataset, vocabulary: Vocabulary, config: BCConfig, out: str | Path,
 
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
+    if config.mirror:  # a mirrored copy keeps its original's episode, so it lands on the same side of the split
+        from cliprt_agents.mirror import MirroredDataset
+
+        dataset = MirroredDataset(dataset, vocabulary)
     model, inputs, text_t, labels, episodes, tower = _setup(dataset, vocabulary, config)
     if labels.max() >= len(vocabulary):
         raise ValueError(f"motion id {labels.max()} is outside the vocabulary of {len(vocabulary)} motions")

@@ -28,6 +28,9 @@ class BCConfig:
     lr: float = field(default=1e-3, metadata={"help": "peak learning rate (one-cycle schedule)"})
     weight_decay: float = field(default=1e-4, metadata={"help": "AdamW weight decay"})
     shift: int = field(default=4, metadata={"help": "random-shift augmentation, pixels (0: off)"})
+    mirror: bool = field(
+        default=False, metadata={"help": "also train on every sample mirrored left-right (as CLIP-RT's --mirror)"}
+    )
     val_fraction: float = field(default=0.1, metadata={"help": "fraction of episodes held out for validation"})
     seed: int = field(default=0, metadata={"help": "random seed: weights, shuffling, the validation split"})
     init_from: str | None = field(

@@ -78,6 +78,7 @@ def test_demo_end_to_end_then_resume_and_refuse_other_settings(tmp_path, tiny_ch
     assert saved["train"]["image_shift"] == config.clip_image_shift == DemoConfig(tmp_path).clip_image_shift > 0
     noise = DemoConfig(tmp_path).clip_instruction_noise
     assert saved["train"]["instruction_noise"] == config.clip_instruction_noise == noise > 0
+    assert saved["train"]["mirror"] is config.mirror is DemoConfig(tmp_path).mirror is False
     again = run_demo(config)  # every stage is reused
     assert again["total_seconds_this_run"] < results["total_seconds_this_run"]
     with pytest.raises(ValueError, match="camera: 'wrist' -> 'front'"):
@@ -229,3 +230,17 @@ def test_learned_agents_take_the_jobs_selection_and_revisit_rule(tmp_path):
     plain = options(DemoConfig(tmp_path, selection="greedy", revisits="allow"))  # the paper's memoryless argmax
     assert plain["clip-rt"] == plain["bc"] == plain["ppo"] == {}
     assert options(DemoConfig(tmp_path, selection="greedy"))["clip-rt-passive"] == {"revisits": "avoid"}
+
+
+def test_the_mirror_flag_reaches_the_job_and_a_folder_made_without_it_is_not_reused(tmp_path, capsys):
+    import json
+    from dataclasses import asdict
+
+    from cliprt.cli import main
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "demo_config.json").write_text(json.dumps(asdict(DemoConfig(out)), default=str))
+    assert main(["demo", "--mirror", "--out", str(out)]) == 2
+    assert "mirror: False -> True" in capsys.readouterr().err
+    assert not (out / "stages").exists()
