@@ -2,9 +2,9 @@
 
 A handful of demonstrations shows each target on one side of the gripper
 only a few times, and a policy fine-tuned on them can learn "go left" for a
-task instead of "go towards the named object" (the main job's Novel episodes
-mostly fail by moving the wrong way along the left-right axis at their first
-steps). Reflecting the world in the plane of the arm's forward axis turns
+task instead of "go towards the named object" (in the main job's traces,
+half of CloseLaptop's episodes first part from the expert by moving the
+wrong way along the left-right axis, towards the other laptop). Reflecting the world in the plane of the arm's forward axis turns
 every demonstration into a second valid one: the camera image flips
 left-right, the motion's left-right component and its rotations about the
 forward and vertical axes change sign, and the instruction swaps "left" and
@@ -51,6 +51,13 @@ _SWAPS = {
     "anti-clockwise": "clockwise",
 }
 _WORDS = re.compile(r"\b(" + "|".join(sorted(map(re.escape, _SWAPS), key=len, reverse=True)) + r")\b", re.IGNORECASE)
+
+
+def flip_width(images: Any) -> Any:
+    """``(..., H, W, C)`` images (numpy or torch) flipped left-right."""
+    if hasattr(images, "flip"):  # a torch tensor
+        return images.flip(-2)
+    return np.ascontiguousarray(np.asarray(images)[..., ::-1, :])
 
 
 def mirror_text(text: str) -> str:
@@ -129,7 +136,7 @@ def mirror_sample(item: dict[str, Any], motion_map: np.ndarray) -> dict[str, Any
     out = dict(item)
     if "proprio" in item:
         out["proprio"] = mirror_proprio(item["proprio"])
-    out["image"] = np.ascontiguousarray(np.asarray(item["image"])[:, ::-1])
+    out["image"] = flip_width(np.asarray(item["image"]))
     out["instruction"] = mirror_text(str(item["instruction"]))
     out["supervision"] = mirror_text(str(item["supervision"]))
     motion_id = int(item["motion_id"])
@@ -143,8 +150,7 @@ def mirror_sample(item: dict[str, Any], motion_map: np.ndarray) -> dict[str, Any
 def mirror_observation(observation: dict[str, Any]) -> dict[str, Any]:
     """An env observation (single or batched) as it would be in the mirrored scene."""
     out = dict(observation)
-    images = observation["image"]
-    out["image"] = images.flip(-2) if hasattr(images, "flip") else np.ascontiguousarray(np.asarray(images)[..., ::-1, :])
+    out["image"] = flip_width(observation["image"])
     instruction = observation["instruction"]
     if isinstance(instruction, str):
         out["instruction"] = mirror_text(instruction)

@@ -158,6 +158,8 @@ def test_bc_trains_on_the_mirrored_copies_too(tmp_path, vocabulary):
 
 
 def test_mirror_averaging_makes_the_policy_exactly_symmetric(make_model, vocabulary):
+    import torch
+
     from cliprt_agents.mirror import mirror_observation
     from cliprt_agents.policy import CLIPRTPlusPolicy, CLIPRTPolicy
 
@@ -168,6 +170,8 @@ def test_mirror_averaging_makes_the_policy_exactly_symmetric(make_model, vocabul
     }
     flipped = mirror_observation(obs)
     np.testing.assert_array_equal(flipped["image"], obs["image"][:, :, ::-1])
+    as_tensor = mirror_observation({**obs, "image": torch.from_numpy(obs["image"])})["image"]
+    np.testing.assert_array_equal(as_tensor.numpy(), flipped["image"])  # torch images flip the same way
     assert flipped["instruction"] == ["push the cube to the right", "stamp the red mark", "roll it counterclockwise"]
     mapping = mirrored_motion_ids(vocabulary)
     model = make_model(seed=1)
