@@ -30,12 +30,13 @@ from torch.utils.data import Dataset
 
 from cliprt_agents.data import dataset_episode_indices, dataset_split_groups
 from cliprt_envs.motions import Vocabulary
+from cliprt_envs.motions.vocabulary import ACTION_DIMS
 
 #: Delta components that change sign under the reflection y -> -y: dy, and the rotations
 #: about x (roll), z (yaw) and the downward tool axis (gripper rotation). An angular
 #: velocity is a pseudovector, so pitch, about y itself, keeps its sign.
 MIRRORED_AXES: tuple[str, ...] = ("y", "roll", "yaw", "gripper_rotation")
-_DELTA_SIGNS = np.array([1.0, -1.0, 1.0, -1.0, 1.0, -1.0, -1.0, 1.0], dtype=np.float32)
+_DELTA_SIGNS = np.array([-1.0 if dim in MIRRORED_AXES else 1.0 for dim in ACTION_DIMS], dtype=np.float32)
 
 _PROPRIO_SIGNS = np.array([1.0, -1.0, 1.0, 1.0, -1.0, 1.0, -1.0, 1.0], dtype=np.float32)
 
