@@ -4,11 +4,12 @@ A handful of demonstrations shows each target on one side of the gripper
 only a few times, and a policy fine-tuned on them can learn "go left" for a
 task instead of "go towards the named object" (in the main job's traces,
 half of CloseLaptop's episodes first part from the expert by moving the
-wrong way along the left-right axis, towards the other laptop). Reflecting the world in the plane of the arm's forward axis turns
-every demonstration into a second valid one: the camera image flips
-left-right, the motion's left-right component and its rotations about the
-forward and vertical axes change sign, and the instruction swaps "left" and
-"right" (and "clockwise" and "counterclockwise").
+wrong way along the left-right axis, towards the other laptop).
+Reflecting the world in the plane of the arm's forward axis turns every
+demonstration into a second valid one: the camera image flips left-right,
+the motion's left-right component and its rotations about the forward and
+vertical axes change sign, and the instruction swaps "left" and "right"
+(and "clockwise" and "counterclockwise").
 
 This holds for a camera whose image rows run along the robot's left-right
 axis and which sits over the arm's own left-right position: the twin's wrist
